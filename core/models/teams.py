@@ -1,0 +1,71 @@
+"""Teams, the people in them, and invitations to join."""
+
+from datetime import datetime, time
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.models.types import Role, UTCDateTime, enum_check, utcnow
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=sa.String(100), unique=True)
+    #: ISO 3166 region, the default for phone numbers written without a country code.
+    country: str = Field(sa_type=sa.String(2))
+    timezone: str = Field(default="UTC", sa_type=sa.String(64))
+    currency: str = Field(default="USD", sa_type=sa.String(3))
+    locale: str = Field(default="en", sa_type=sa.String(16))
+    preset: str = Field(default="generic", sa_type=sa.String(32))
+    claim_window_seconds: int = Field(default=15 * 60)
+    stale_days: int = Field(default=30)
+    digest_time: time = Field(default=time(9, 0))
+    manager_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (
+        sa.CheckConstraint("claim_window_seconds > 0", name="claim_window_positive"),
+        sa.CheckConstraint("stale_days > 0", name="stale_days_positive"),
+    )
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=sa.BigInteger, unique=True)
+    display_name: str = Field(sa_type=sa.String(100))
+    role: str = Field(sa_type=sa.String(16))
+    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    #: The language the user chose with /lang; None means "derive it" (Telegram, then team).
+    locale: str | None = Field(default=None, sa_type=sa.String(16))
+    timezone: str | None = Field(default=None, sa_type=sa.String(64))
+    is_active: bool = Field(default=True)
+    on_shift: bool = Field(default=True)
+    max_open_leads: int | None = Field(default=None)
+    #: False once Telegram answered 403 (the user blocked the bot): pushes stop until they return.
+    reachable: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (enum_check("role", Role),)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time token that binds the Telegram account that opens it to a new user."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(sa_type=sa.String(64), unique=True)
+    role: str = Field(sa_type=sa.String(16))
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    display_name: str | None = Field(default=None, sa_type=sa.String(100))
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+    __table_args__ = (enum_check("role", Role),)

@@ -1,0 +1,156 @@
+"""The outbox: every message the system sends on its own, as rows.
+
+A service writes a row in the same transaction as the change that caused it; the bot's
+dispatcher sends due rows and marks them sent only once Telegram answered ok. The unique dedup
+key makes a job or a retried request that runs twice send nothing twice.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import OutboxMessage, OutboxStatus, User, utcnow
+
+#: How long a claimed row stays invisible to other dispatchers while it is being sent.
+CLAIM_LEASE = timedelta(seconds=60)
+#: After this many failed attempts (network errors) a message is given up.
+MAX_ATTEMPTS = 8
+
+_ROWS_ADDED = "leadloop.outbox_rows_added"
+_listeners: list[Callable[[], None]] = []
+
+
+def subscribe(listener: Callable[[], None]) -> None:
+    """Call `listener` right after any commit that added outbox rows (to wake a dispatcher)."""
+    _listeners.append(listener)
+
+
+def unsubscribe(listener: Callable[[], None]) -> None:
+    _listeners.remove(listener)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _wake_listeners(session: Session) -> None:
+    if session.info.pop(_ROWS_ADDED, False):
+        for listener in list(_listeners):
+            listener()
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_rows(session: Session) -> None:
+    session.info.pop(_ROWS_ADDED, None)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    chat_id: int,
+    params: dict[str, Any],
+    dedup_key: str,
+    recipient_id: int | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    """Queue a message within the caller's transaction; a known dedup key is a no-op.
+
+    ON CONFLICT DO NOTHING, so that a repeated key never aborts the transaction that carries
+    the real change.
+    """
+    now = utcnow()
+    row = {
+        "kind": kind,
+        "params": params,
+        "chat_id": chat_id,
+        "recipient_id": recipient_id,
+        "dedup_key": dedup_key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        insert(table).values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
+    session.sync_session.info[_ROWS_ADDED] = True
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for sending, hidden from other dispatchers for a lease.
+
+    On PostgreSQL concurrent dispatchers skip each other's locked rows; SQLite has one writer.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + CLAIM_LEASE
+    await session.commit()
+    return rows
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest pending message falls due (None when nothing is pending)."""
+    query = (
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .order_by(col(OutboxMessage.next_attempt_at))
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def mark_sent(
+    session: AsyncSession, *, message_id: int, telegram_message_id: int | None, now: datetime
+) -> None:
+    row = await session.get_one(OutboxMessage, message_id)
+    row.status = OutboxStatus.SENT
+    row.sent_at = now
+    row.telegram_message_id = telegram_message_id
+    row.last_error = None
+    await session.commit()
+
+
+async def retry_later(session: AsyncSession, *, message_id: int, at: datetime, error: str) -> None:
+    """Try again at `at`, or give up once the message has failed too often."""
+    row = await session.get_one(OutboxMessage, message_id)
+    row.last_error = error[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.next_attempt_at = at
+    await session.commit()
+
+
+async def postpone(session: AsyncSession, *, message_id: int, at: datetime, error: str) -> None:
+    """Try again at `at` without counting an attempt (Telegram asked us to slow down)."""
+    row = await session.get_one(OutboxMessage, message_id)
+    row.attempts = max(row.attempts - 1, 0)
+    row.next_attempt_at = at
+    row.last_error = error[:2000]
+    await session.commit()
+
+
+async def give_up_unreachable(session: AsyncSession, *, message_id: int, error: str) -> None:
+    """The recipient blocked the bot: fail this message and stop pushing to them."""
+    row = await session.get_one(OutboxMessage, message_id)
+    row.status = OutboxStatus.FAILED
+    row.last_error = error[:2000]
+    if row.recipient_id is not None:
+        user = await session.get_one(User, row.recipient_id)
+        user.reachable = False
+    await session.commit()
