@@ -1,5 +1,6 @@
 """Schema migrations with Alembic; the scripts ship inside the package (core/migrations)."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from core.db import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+Step = Callable[[str, str], None]
 
 
 def alembic_config(database_url: str) -> Config:
@@ -37,3 +40,10 @@ async def current(database_url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision the shipped migrations reach."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()

@@ -253,3 +253,18 @@ def _audit_user(
         action=action,
         after={"role": user.role, "team_id": user.team_id, "is_active": user.is_active},
     )
+
+
+async def identify(session: AsyncSession, telegram_id: int) -> tuple[User | None, Team | None]:
+    """The active user behind a Telegram account, with their team; (None, None) for strangers.
+
+    A user who writes to the bot can be reached again, even if they had blocked it before.
+    """
+    user = await get_by_telegram_id(session, telegram_id)
+    if user is None or not user.is_active:
+        return None, None
+    if not user.reachable:
+        user.reachable = True
+        await session.commit()
+    team = await session.get(Team, user.team_id) if user.team_id is not None else None
+    return user, team

@@ -39,13 +39,14 @@ async def lead(
     created_at: datetime | None = None,
     **fields: Any,
 ) -> Lead:
+    state = fields.pop("state", LeadState.OWNED if owner else LeadState.POOL)
     row = Lead(
         team_id=team.id,
         name=name,
         phone_raw=phone,
         phone_e164=phone,
         owner_id=owner.id if owner else None,
-        state=LeadState.OWNED if owner else LeadState.POOL,
+        state=state,
         stage=preset(team.preset).first_stage,
         created_at=created_at or utcnow(),
         budget=fields.pop("budget", None),

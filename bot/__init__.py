@@ -1,0 +1,1 @@
+"""The Telegram side: aiogram handlers, keyboards, conversation state and the outbox sender."""

@@ -1,0 +1,90 @@
+"""Rendering outbox rows: each kind of push becomes text in its reader's language."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.rendering import Rendered
+from bot.texts import quote
+from core.languages import resolve_locale
+from core.models import OutboxMessage, Team, User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whom a push is rendered for: their language, time zone and team currency."""
+
+    locale: str
+    timezone: ZoneInfo
+    currency: str
+
+
+def leads_reassigned(params: dict[str, Any], reader: Reader) -> Rendered:
+    count = len(params["lead_ids"])
+    text = _(
+        "{leaver} has left the team: {count} of their open leads is yours now.",
+        "{leaver} has left the team: {count} of their open leads are yours now.",
+        count,
+    )
+    return Rendered(text.format(leaver=quote(params["leaver"]), count=count))
+
+
+def leads_to_pool(params: dict[str, Any], reader: Reader) -> Rendered:
+    count = len(params["lead_ids"])
+    text = _(
+        "{leaver} has left the team: {count} of their open leads went to the team's pool.",
+        "{leaver} has left the team: {count} of their open leads went to the team's pool.",
+        count,
+    )
+    return Rendered(text.format(leaver=quote(params["leaver"]), count=count))
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], Reader], Rendered]] = {
+    "leads_reassigned": leads_reassigned,
+    "leads_to_pool": leads_to_pool,
+}
+
+
+class PushRenderer:
+    """Renders an outbox row for the person who will read it, at the moment it is sent."""
+
+    def __init__(self, i18n: I18n, default_timezone: str) -> None:
+        self.i18n = i18n
+        self.default_timezone = default_timezone
+
+    async def __call__(self, session: AsyncSession, message: OutboxMessage) -> Rendered | None:
+        renderer = RENDERERS.get(message.kind)
+        if renderer is None:
+            log.error("outbox row %s has unknown kind %r", message.id, message.kind)
+            return None
+        recipient = await session.get(User, message.recipient_id) if message.recipient_id else None
+        if recipient is not None and not (recipient.is_active and recipient.reachable):
+            return None
+        reader = await self._reader(session, recipient)
+        with self.i18n.use_locale(reader.locale):
+            return renderer(message.params, reader)
+
+    async def _reader(self, session: AsyncSession, recipient: User | None) -> Reader:
+        team = None
+        if recipient is not None and recipient.team_id is not None:
+            team = await session.get(Team, recipient.team_id)
+        locale = resolve_locale(
+            chosen=recipient.locale if recipient else None,
+            telegram_code=None,
+            team_locale=team.locale if team else None,
+            default=self.i18n.default_locale,
+        )
+        zone = (recipient and recipient.timezone) or (team and team.timezone)
+        return Reader(
+            locale=locale,
+            timezone=ZoneInfo(zone or self.default_timezone),
+            currency=team.currency if team else "USD",
+        )

@@ -1,0 +1,13 @@
+"""What a push looks like once rendered for its reader."""
+
+from dataclasses import dataclass
+
+from aiogram.types import InlineKeyboardMarkup
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for sendMessage: HTML text and optional inline buttons."""
+
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None

@@ -1,0 +1,40 @@
+"""Scheduled jobs: plain functions of (session, now) that the scheduler calls on a fixed tick.
+
+The database decides what is due, so a job run twice does nothing twice, and a run missed
+during downtime is caught up by the next one.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import ConversationState, Invite, OutboxMessage, OutboxStatus
+
+#: How long sent messages, dead invites and abandoned conversations are kept.
+RETENTION = timedelta(days=30)
+
+
+async def prune(session: AsyncSession, now: datetime) -> None:
+    """Forget what nobody needs any more: old sent messages, dead invites, stale conversations."""
+    cutoff = now - RETENTION
+    await session.exec(
+        delete(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.SENT, col(OutboxMessage.sent_at) < cutoff
+        )
+    )
+    await session.exec(delete(Invite).where(col(Invite.expires_at) < cutoff))
+    await session.exec(delete(ConversationState).where(col(ConversationState.updated_at) < cutoff))
+    await session.commit()
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    run: Callable[[AsyncSession, datetime], Awaitable[None]]
+    every: timedelta
+
+
+JOBS: tuple[Job, ...] = (Job(id="prune", run=prune, every=timedelta(hours=1)),)

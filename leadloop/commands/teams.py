@@ -1,0 +1,112 @@
+"""`leadloop team …`: create teams, change their settings, list them."""
+
+from typing import Annotated
+
+import typer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import teams
+from core.models import Team
+from core.settings import Settings
+from leadloop.runtime import run_in_session, say
+
+app = typer.Typer(help="Teams and their settings.", no_args_is_help=True)
+
+Country = Annotated[str | None, typer.Option(help="Default region for phones, e.g. CN.")]
+Timezone = Annotated[str | None, typer.Option(help="IANA time zone, e.g. Asia/Shanghai.")]
+Currency = Annotated[str | None, typer.Option(help="ISO 4217 code, e.g. CNY.")]
+Locale = Annotated[str | None, typer.Option(help="en, ru or zh_Hans.")]
+Preset = Annotated[
+    str | None, typer.Option(help="generic, home-renovation, real-estate or used-cars.")
+]
+
+
+def _given(**values: str | None) -> dict[str, str]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@app.command()
+def add(
+    name: str,
+    country: Country = None,
+    timezone: Timezone = None,
+    currency: Currency = None,
+    locale: Locale = None,
+    preset: Preset = None,
+) -> None:
+    """Create a team (defaults: country from the default locale, UTC, USD, en, generic)."""
+    values = _given(
+        country=country, timezone=timezone, currency=currency, locale=locale, preset=preset
+    )
+
+    async def work(session: AsyncSession, settings: Settings) -> Team:
+        return await teams.add_team(
+            session, name=name, values=values, default_locale=settings.default_locale
+        )
+
+    team = run_in_session(work)
+    say(f"team {team.name!r} created")
+    typer.echo(describe(team))
+
+
+@app.command("set")
+def set_(
+    name: str,
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the team.")] = None,
+    country: Country = None,
+    timezone: Timezone = None,
+    currency: Currency = None,
+    locale: Locale = None,
+    preset: Preset = None,
+    claim_window: Annotated[
+        str | None, typer.Option(help="Time to claim an offered lead, e.g. 15m.")
+    ] = None,
+    stale_days: Annotated[
+        str | None, typer.Option(help="Days without follow-up before a lead returns to the pool.")
+    ] = None,
+    digest_time: Annotated[str | None, typer.Option(help="Daily digest time, e.g. 09:00.")] = None,
+    manager_chat: Annotated[
+        str | None, typer.Option(help="Telegram chat id for manager alerts, or 'none'.")
+    ] = None,
+) -> None:
+    """Change a team's settings."""
+    values = _given(
+        name=new_name,
+        country=country,
+        timezone=timezone,
+        currency=currency,
+        locale=locale,
+        preset=preset,
+        claim_window=claim_window,
+        stale_days=stale_days,
+        digest_time=digest_time,
+        manager_chat=manager_chat,
+    )
+    if not values:
+        raise typer.BadParameter("give at least one setting to change, e.g. --claim-window 15m")
+
+    async def work(session: AsyncSession, _: Settings) -> Team:
+        return await teams.update_team(session, name=name, values=values)
+
+    typer.echo(describe(run_in_session(work)))
+
+
+@app.command("list")
+def list_() -> None:
+    """Every team with its settings, one per line."""
+
+    async def work(session: AsyncSession, _: Settings) -> list[Team]:
+        return await teams.list_teams(session)
+
+    for team in run_in_session(work):
+        typer.echo(describe(team))
+
+
+def describe(team: Team) -> str:
+    claim_minutes = team.claim_window_seconds / 60
+    return (
+        f"{team.name}\tcountry={team.country} timezone={team.timezone} currency={team.currency} "
+        f"locale={team.locale} preset={team.preset} claim-window={claim_minutes:g}m "
+        f"stale-days={team.stale_days} digest-time={team.digest_time:%H:%M} "
+        f"manager-chat={team.manager_chat_id or 'none'}"
+    )

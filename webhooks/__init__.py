@@ -1,0 +1,1 @@
+"""HTTP ingress (FastAPI): lead webhooks, the Telegram webhook, health and metrics."""
