@@ -25,5 +25,5 @@ def create_dispatcher(sessions: async_sessionmaker[AsyncSession], i18n: I18n) ->
     dispatcher = Dispatcher(storage=DatabaseStorage(sessions))
     dispatcher.update.outer_middleware(SessionMiddleware(sessions))
     LocaleMiddleware(i18n).setup(dispatcher)
-    dispatcher.include_routers(start.router, access.router)
+    dispatcher.include_routers(start.router(), access.router())
     return dispatcher

@@ -23,6 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 
+pytest_plugins = ["tests.botkit"]
+
 BACKEND = os.environ.get("LEADLOOP_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
     "LEADLOOP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -7,16 +7,19 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.handlers.start import refuse
 
-router = Router(name="access")
-router.message.filter(MagicData(F.member.is_(None)))
-router.callback_query.filter(MagicData(F.member.is_(None)))
+
+def router() -> Router:
+    """Catches whatever strangers send; registered last, after every other router."""
+    access_router = Router(name="access")
+    stranger = MagicData(F.member.is_(None))
+    access_router.message.register(refuse_message, stranger)
+    access_router.callback_query.register(refuse_callback, stranger)
+    return access_router
 
 
-@router.message()
 async def refuse_message(message: Message) -> None:
     await refuse(message)
 
 
-@router.callback_query()
 async def refuse_callback(query: CallbackQuery) -> None:
     await query.answer(_("This bot serves members of a sales team only."), show_alert=True)

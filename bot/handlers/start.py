@@ -11,7 +11,12 @@ from core import users
 from core.errors import Conflict, NotFound
 from core.models import Team, User, utcnow
 
-router = Router(name="start")
+
+def router() -> Router:
+    start_router = Router(name="start")
+    start_router.message.register(accept_invite, CommandStart(deep_link=True), F.from_user)
+    start_router.message.register(start, CommandStart())
+    return start_router
 
 
 def greeting(member: User, team: Team | None) -> str:
@@ -25,7 +30,6 @@ def greeting(member: User, team: Team | None) -> str:
     )
 
 
-@router.message(CommandStart(deep_link=True), F.from_user)
 async def accept_invite(
     message: Message, command: CommandObject, session: AsyncSession, member: User | None
 ) -> None:
@@ -50,7 +54,6 @@ async def accept_invite(
     await message.answer(greeting(joined, await _team_of(session, joined)))
 
 
-@router.message(CommandStart())
 async def start(message: Message, member: User | None, team: Team | None) -> None:
     if member is None:
         await refuse(message)

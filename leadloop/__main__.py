@@ -1,0 +1,5 @@
+"""`python -m leadloop` is the `leadloop` command."""
+
+from leadloop.cli import main
+
+main()
