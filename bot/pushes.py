@@ -69,7 +69,8 @@ class PushRenderer:
         if recipient is not None and not (recipient.is_active and recipient.reachable):
             return None
         reader = await self._reader(session, recipient)
-        with self.i18n.use_locale(reader.locale):
+        # Pushes render outside any update, so the i18n context must be set here.
+        with self.i18n.context(), self.i18n.use_locale(reader.locale):
             return renderer(message.params, reader)
 
     async def _reader(self, session: AsyncSession, recipient: User | None) -> Reader:

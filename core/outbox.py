@@ -154,3 +154,11 @@ async def give_up_unreachable(session: AsyncSession, *, message_id: int, error: 
         user = await session.get_one(User, row.recipient_id)
         user.reachable = False
     await session.commit()
+
+
+async def give_up(session: AsyncSession, *, message_id: int, error: str) -> None:
+    """Fail the message for good: retrying cannot help (a 4xx answer, nothing to render)."""
+    row = await session.get_one(OutboxMessage, message_id)
+    row.status = OutboxStatus.FAILED
+    row.last_error = error[:2000]
+    await session.commit()

@@ -25,6 +25,14 @@ def serve() -> None:
     run_server(settings_or_exit())
 
 
+@app.command()
+def demo() -> None:
+    """Start LeadLoop on a fresh demo database, its bot on a local Bot API stand-in."""
+    from leadloop.demo import run_demo
+
+    run_demo(settings_or_exit())
+
+
 @db.command()
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Bring the database schema up to date (creates the SQLite file if needed)."""

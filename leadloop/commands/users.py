@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import create_bot
 from core import users
 from core.models import Invite, Team, User, utcnow
 from core.settings import Settings
@@ -61,6 +60,8 @@ def invite(
 def _ask_bot_username(settings: Settings) -> str:
     if settings.telegram_bot_token is None:
         fail("set TELEGRAM_BOT_TOKEN, or give --bot-username, to build the link")
+
+    from bot.app import create_bot  # aiogram takes seconds to import; only this command needs it
 
     async def ask() -> str:
         bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)

@@ -1,0 +1,415 @@
+"""The outbox sender: the one dispatcher that delivers due outbox rows to Telegram.
+
+Rows are claimed with `core.outbox.claim_due` (a lease, so that other passes and instances skip
+them), rendered for their reader at the moment they go out, sent, and marked sent only once
+Telegram answered ok. Each database step has a short session of its own: no transaction stays
+open while Telegram is called.
+
+Pacing uses aiolimiter's `AsyncLimiter`, a leaky bucket that makes a caller wait for its turn
+instead of failing: aiogram has no flood control of its own (a 429 just raises), and Telegram
+lets a bot send about 30 messages a second overall, one a second to a private chat and 20 a
+minute to a group. One limiter is shared by every chat; each chat also has its own and sends its
+rows in order in a task of its own, so a chat that has to wait never holds up the others.
+
+What Telegram answers decides what becomes of a row:
+- ok: marked sent with Telegram's message id;
+- 429: the row and the chat's other rows wait `retry_after` seconds (no attempt is counted);
+- 403: the recipient blocked the bot: they are marked unreachable, the chat's rows given up;
+- another 4xx: the row is given up;
+- a network error, a timeout or a 5xx: tried again with exponential backoff, then given up
+  after `core.outbox.MAX_ATTEMPTS`.
+
+Delivery is at least once: a row sent but not yet marked sent when the process stops goes out
+again when its lease ends.
+
+Use: `await sender.run()` in a task (cancel it to stop); or `sender.start()` and
+`await sender.stop()`; or `async with sender:`. Tests may call `await sender.send_due()`.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import Message
+from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.rendering import Rendered
+from core import outbox
+from core.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[AsyncSession, OutboxMessage], Awaitable[Rendered | None]]
+
+#: The wait after a row's first failed attempt; it doubles with each attempt, up to RETRY_CAP.
+RETRY_BASE = timedelta(seconds=10)
+RETRY_CAP = timedelta(minutes=30)
+
+# Rows held in memory must all go out well within their lease, or another pass (or instance)
+# would claim them again and send them twice.
+_HOLD_SECONDS = outbox.CLAIM_LEASE.total_seconds() / 4
+# Errors after which the same request may well succeed later.
+_TRANSIENT = (
+    TelegramNetworkError,
+    TelegramServerError,
+    ClientDecodeError,
+    aiohttp.ClientError,
+    TimeoutError,
+)
+# A row that is due but not claimable (another instance is claiming it) is looked at again soon.
+_MIN_WAIT_SECONDS = 0.05
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before trying again a message that has failed `attempts` times."""
+    return min(RETRY_BASE * 2 ** min(max(attempts - 1, 0), 20), RETRY_CAP)
+
+
+def _limiter(per_second: float) -> AsyncLimiter:
+    # One at a time, evenly spaced: a burst allowance could exceed Telegram's limits at once.
+    return AsyncLimiter(1, 1 / per_second)
+
+
+def _permanent(error: Exception) -> bool:
+    """Telegram refused the request itself (a 4xx): sending it again cannot help."""
+    if isinstance(error, TelegramEntityTooLarge):
+        return True
+    return isinstance(error, TelegramAPIError) and not isinstance(error, _TRANSIENT)
+
+
+@dataclass
+class _Lane:
+    """One chat's pacing: its limiter, the lock that keeps its rows in order, what it holds."""
+
+    rate: float  # messages a second
+    limiter: AsyncLimiter
+    capacity: int  # rows it may hold in memory at once
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    held: int = 0
+    flood_until: datetime | None = None  # after a 429 nothing goes to the chat before then
+    backlog_until: datetime | None = None  # rows beyond capacity were handed back until then
+
+    def resumes_at(self, now: datetime) -> datetime | None:
+        """When the chat takes newly claimed rows again (None: it takes them now)."""
+        pauses = (self.flood_until, self.backlog_until)
+        return max((at for at in pauses if at is not None and at > now), default=None)
+
+    def idle(self, now: datetime) -> bool:
+        return self.held == 0 and not self.lock.locked() and self.resumes_at(now) is None
+
+
+@dataclass(frozen=True)
+class _Halt:
+    """Telegram said to stop sending to a chat: until a time (429) or for good (403)."""
+
+    error: str
+    until: datetime | None = None
+
+
+class OutboxSender:
+    """Sends due outbox rows to Telegram, paced per chat and overall (see the module docs)."""
+
+    #: How many chats' pacing states are kept; the least recently used idle one goes first.
+    max_chats = 10_000
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        render: Render,
+        clock: Callable[[], datetime] = utcnow,
+        global_rate: float = 30,
+        private_per_second: float = 1,
+        group_per_minute: float = 20,
+        batch_size: int = 100,
+        idle_check_seconds: float = 5,
+    ) -> None:
+        self.bot = bot
+        self.sessions = sessions
+        self.render = render
+        self.clock = clock
+        self.private_per_second = private_per_second
+        self.group_per_second = group_per_minute / 60
+        self.batch_size = batch_size
+        self.idle_check_seconds = idle_check_seconds
+        self._global = _limiter(global_rate)
+        self._capacity = max(1, int(global_rate * _HOLD_SECONDS))
+        self._held = 0  # claimed rows not yet settled
+        self._lanes: OrderedDict[int, _Lane] = OrderedDict()
+        self._woken = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._passes: set[asyncio.Task[int]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send due rows until cancelled; woken by commits that add rows, else by the clock."""
+        self._loop = asyncio.get_running_loop()
+        outbox.subscribe(self.wake)
+        try:
+            while True:
+                self._woken.clear()
+                wait = await self._tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), wait)
+        finally:
+            outbox.unsubscribe(self.wake)
+            passes = list(self._passes)
+            for task in passes:
+                task.cancel()
+            await asyncio.gather(*passes, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Look for due rows now: core.outbox calls it right after a commit that added rows."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None or running is self._loop:
+            self._woken.set()
+            return
+        # A commit in another thread; this runs inside its commit, so it must never raise.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+    def start(self) -> None:
+        """Run the loop in a background task until stop()."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """End the loop; rows being sent stay leased and go out again when their lease ends."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def send_due(self) -> int:
+        """One pass: claim the due rows there is room for, send them; returns how many were sent."""
+        rows = await self._claim()
+        return await self._send_rows(rows) if rows else 0
+
+    async def _tick(self) -> float:
+        """Claim due rows and start sending them; returns the seconds until the next look."""
+        try:
+            rows = await self._claim()
+            if rows:
+                self._spawn(self._send_rows(rows))
+            return await self._seconds_to_next()
+        except Exception:  # the database may be away for a while: keep looking
+            log.exception("the outbox sender could not read the outbox")
+            return self.idle_check_seconds
+
+    def _spawn(self, sending: Coroutine[Any, Any, int]) -> None:
+        # Not awaited, so that the next rows are claimed while a slow chat is still sending.
+        task = asyncio.create_task(sending, name="outbox-pass")
+        self._passes.add(task)
+        task.add_done_callback(self._pass_done)
+
+    def _pass_done(self, task: asyncio.Task[int]) -> None:
+        self._passes.discard(task)
+        self.wake()  # there is room for more rows now
+
+    async def _seconds_to_next(self) -> float:
+        if self._held >= self._capacity:
+            return self.idle_check_seconds  # a finishing pass wakes the loop sooner
+        async with self.sessions() as session:
+            due = await outbox.next_due_at(session)
+        if due is None:
+            return self.idle_check_seconds
+        wait = (due - self.clock()).total_seconds()
+        return min(max(wait, _MIN_WAIT_SECONDS), self.idle_check_seconds)
+
+    # -- one pass --------------------------------------------------------------------------
+
+    async def _claim(self) -> list[OutboxMessage]:
+        limit = min(self.batch_size, self._capacity - self._held)
+        if limit <= 0:
+            return []
+        async with self.sessions() as session:
+            rows = await outbox.claim_due(session, now=self.clock(), limit=limit)
+        self._held += len(rows)
+        return rows
+
+    async def _send_rows(self, rows: list[OutboxMessage]) -> int:
+        """Send a claimed batch, one task per chat; rows a chat has no room for go back."""
+        now = self.clock()
+        chats: dict[int, tuple[_Lane, list[OutboxMessage]]] = {}
+        deferred: list[tuple[OutboxMessage, datetime]] = []
+        for row in rows:
+            lane = self._lane(row.chat_id)
+            resume = self._admit(lane, now)
+            if resume is None:
+                chats.setdefault(row.chat_id, (lane, []))[1].append(row)
+            else:
+                deferred.append((row, resume))
+        jobs = [self._send_chat(lane, chat_rows) for lane, chat_rows in chats.values()]
+        results = await asyncio.gather(self._defer(deferred), *jobs, return_exceptions=True)
+        sent = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("sending outbox rows failed", exc_info=result)
+            else:
+                sent += result
+        return sent
+
+    def _lane(self, chat_id: int) -> _Lane:
+        lane = self._lanes.get(chat_id)
+        if lane is None:
+            if len(self._lanes) >= self.max_chats:
+                self._evict()
+            rate = self.private_per_second if chat_id > 0 else self.group_per_second
+            capacity = max(1, int(rate * _HOLD_SECONDS))
+            lane = self._lanes[chat_id] = _Lane(rate, _limiter(rate), capacity)
+        self._lanes.move_to_end(chat_id)
+        return lane
+
+    def _evict(self) -> None:
+        """Forget the least recently used idle chats (busy ones stay, so the dict may overshoot)."""
+        now = self.clock()
+        for chat_id, lane in list(self._lanes.items()):
+            if len(self._lanes) < self.max_chats:
+                return
+            if lane.idle(now):
+                del self._lanes[chat_id]
+
+    def _admit(self, lane: _Lane, now: datetime) -> datetime | None:
+        """None if the chat takes one more row now, else when the row should come back."""
+        resume = lane.resumes_at(now)
+        if resume is None and lane.held >= lane.capacity:
+            # Back when the chat has sent what it holds; later rows wait too, to keep the order.
+            resume = lane.backlog_until = now + timedelta(seconds=lane.held / lane.rate)
+        if resume is None:
+            lane.held += 1
+        return resume
+
+    async def _defer(self, rows: list[tuple[OutboxMessage, datetime]]) -> int:
+        """Hand back rows a chat cannot take now, without counting an attempt."""
+        try:
+            for row, at in rows:
+                error = "paced: the chat had enough messages queued"
+                await self._step(outbox.postpone, message_id=row.id, at=at, error=error)
+        finally:
+            self._held -= len(rows)
+        return 0
+
+    # -- one chat --------------------------------------------------------------------------
+
+    async def _send_chat(self, lane: _Lane, rows: list[OutboxMessage]) -> int:
+        """Send one chat's rows in order; after a 429 or a 403 the rest are settled unsent."""
+        sent = done = 0
+        try:
+            async with lane.lock:
+                for row in rows:
+                    outcome = self._flood_wait(lane) or await self._send_row(lane, row)
+                    if isinstance(outcome, _Halt):
+                        await self._settle(outcome, rows[done:])
+                        break
+                    sent += outcome
+                    done += 1
+                    self._release(lane, 1)
+        finally:
+            self._release(lane, len(rows) - done)
+        return sent
+
+    def _release(self, lane: _Lane, count: int) -> None:
+        lane.held -= count
+        self._held -= count
+
+    def _flood_wait(self, lane: _Lane) -> _Halt | None:
+        """A halt while an earlier 429 for this chat lasts."""
+        if lane.flood_until is not None and lane.flood_until > self.clock():
+            return _Halt("flood control: waiting for the chat's retry_after", lane.flood_until)
+        return None
+
+    async def _send_row(self, lane: _Lane, row: OutboxMessage) -> int | _Halt:
+        """Render, pace and send one row, then record Telegram's answer; 1 if it was sent."""
+        try:
+            rendered = await self._render(row)
+            if rendered is None:
+                await self._step(outbox.give_up, message_id=row.id, error="nothing to send")
+                return 0
+            answer = await self._send(lane, row.chat_id, rendered)
+        except TelegramRetryAfter as error:
+            lane.flood_until = self.clock() + timedelta(seconds=error.retry_after)
+            return _Halt(self._describe(error), lane.flood_until)
+        except TelegramForbiddenError as error:
+            return _Halt(self._describe(error))
+        except Exception as error:  # settled on this row alone; the chat goes on
+            await self._failed(row, error)
+            return 0
+        telegram_id = answer.message_id
+        now = self.clock()
+        await self._step(
+            outbox.mark_sent, message_id=row.id, telegram_message_id=telegram_id, now=now
+        )
+        return 1
+
+    async def _render(self, row: OutboxMessage) -> Rendered | None:
+        async with self.sessions() as session:
+            return await self.render(session, row)
+
+    async def _send(self, lane: _Lane, chat_id: int, rendered: Rendered) -> Message:
+        """Wait for the chat's turn, then for the bot's, then send."""
+        await lane.limiter.acquire()
+        await self._global.acquire()
+        return await self.bot.send_message(
+            chat_id, rendered.text, reply_markup=rendered.reply_markup, parse_mode="HTML"
+        )
+
+    async def _failed(self, row: OutboxMessage, error: Exception) -> None:
+        """Give up after a 4xx; retry anything else with backoff (network, 5xx, a bug)."""
+        text = self._describe(error)
+        if _permanent(error):
+            await self._step(outbox.give_up, message_id=row.id, error=text)
+            return
+        if not isinstance(error, _TRANSIENT):
+            log.error("outbox row %s could not be sent", row.id, exc_info=error)
+        at = self.clock() + backoff(row.attempts)
+        await self._step(outbox.retry_later, message_id=row.id, at=at, error=text)
+
+    async def _settle(self, halt: _Halt, rows: list[OutboxMessage]) -> None:
+        """Postpone (429) or give up as unreachable (403) the chat's rows that were not sent."""
+        for row in rows:
+            if halt.until is not None:
+                await self._step(
+                    outbox.postpone, message_id=row.id, at=halt.until, error=halt.error
+                )
+            else:
+                await self._step(outbox.give_up_unreachable, message_id=row.id, error=halt.error)
+
+    async def _step(self, step: Callable[..., Awaitable[None]], **values: Any) -> None:
+        """Run one core outbox function in a short session of its own."""
+        async with self.sessions() as session:
+            await step(session, **values)
+
+    def _describe(self, error: Exception) -> str:
+        # Request URLs carry the bot token, and some client errors quote them.
+        return (str(error) or type(error).__name__).replace(self.bot.token, "<token>")

@@ -1,0 +1,135 @@
+"""`leadloop serve`: the bot, the HTTP server, the scheduler and the outbox sender, one process."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from aiogram import Bot, Dispatcher
+from fastapi import APIRouter, FastAPI
+
+from bot.app import create_bot, create_dispatcher
+from bot.i18n import create_i18n
+from bot.outbox_sender import OutboxSender
+from bot.pushes import PushRenderer
+from core import migrate
+from core.db import create_engine, session_factory
+from core.scheduler import build_scheduler
+from core.settings import Settings, SettingsError
+from leadloop.runtime import fail
+from webhooks.app import create_app
+from webhooks.telegram import PATH as TELEGRAM_PATH
+from webhooks.telegram import telegram_router
+
+log = logging.getLogger("leadloop")
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM; a configuration problem stops start-up with one line."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        _check(settings)
+    except SettingsError as error:
+        fail(str(error))
+    url = settings.effective_database_url
+    head = migrate.head()
+    if asyncio.run(migrate.current(url)) != head:
+        fail("the database schema is not up to date: run `leadloop db upgrade`")
+    config = uvicorn.Config(
+        build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+    )
+    uvicorn.Server(config).run()
+
+
+def _check(settings: Settings) -> None:
+    if settings.telegram_bot_token is None:
+        raise SettingsError("setting TELEGRAM_BOT_TOKEN: required to serve")
+    if settings.public_url and settings.webhook_secret is None:
+        raise SettingsError(
+            "setting LEADLOOP_WEBHOOK_SECRET: required when LEADLOOP_PUBLIC_URL is set"
+        )
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The FastAPI app whose lifespan starts and stops everything else."""
+    assert settings.telegram_bot_token is not None
+    engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    i18n = create_i18n(settings.default_locale)
+    bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)
+    dispatcher = create_dispatcher(sessions, i18n)
+    sender = OutboxSender(
+        bot=bot, sessions=sessions, render=PushRenderer(i18n, settings.default_timezone)
+    )
+    scheduler = build_scheduler(sessions)
+    updates = _Updates(bot, dispatcher)
+    routers: list[APIRouter] = []
+    if settings.public_url and settings.webhook_secret:
+        routers.append(
+            telegram_router(
+                secret=settings.webhook_secret.get_secret_value(),
+                max_bytes=settings.webhook_max_bytes,
+                sink=updates.feed,
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
+        scheduler.start()
+        await updates.start(settings)
+        try:
+            yield
+        finally:
+            await updates.stop()
+            scheduler.shutdown(wait=False)
+            sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender_task
+            await bot.session.close()
+            await engine.dispose()
+
+    return create_app(routers=routers, lifespan=lifespan)
+
+
+class _Updates:
+    """Where updates come from: long polling, or Telegram's webhook when a public URL is set."""
+
+    def __init__(self, bot: Bot, dispatcher: Dispatcher) -> None:
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self.polling: asyncio.Task[None] | None = None
+        self.handling: set[asyncio.Task[Any]] = set()
+
+    async def start(self, settings: Settings) -> None:
+        if settings.public_url and settings.webhook_secret:
+            await self.bot.set_webhook(
+                url=settings.public_url + TELEGRAM_PATH,
+                secret_token=settings.webhook_secret.get_secret_value(),
+            )
+            log.info("receiving updates by webhook at %s", settings.public_url + TELEGRAM_PATH)
+            return
+        await self.bot.delete_webhook()
+        self.polling = asyncio.create_task(
+            self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False),
+            name="telegram-polling",
+        )
+        log.info("receiving updates by long polling")
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        """Handle a webhook update in the background: Telegram gets its 200 at once."""
+        task = asyncio.create_task(self.dispatcher.feed_raw_update(self.bot, update))
+        self.handling.add(task)
+        task.add_done_callback(self.handling.discard)
+
+    async def stop(self) -> None:
+        if self.polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await self.dispatcher.stop_polling()
+            await asyncio.gather(self.polling, return_exceptions=True)
+        if self.handling:
+            await asyncio.gather(*self.handling, return_exceptions=True)
