@@ -26,6 +26,10 @@ class SessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.sessions() as session:
             sender: TelegramUser | None = data.get("event_from_user")
-            member, team = await users.identify(session, sender.id) if sender else (None, None)
+            member, team = (
+                await users.identify(session, sender.id, sender.language_code)
+                if sender
+                else (None, None)
+            )
             data.update(session=session, member=member, team=team)
             return await handler(event, data)

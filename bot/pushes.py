@@ -79,7 +79,7 @@ class PushRenderer:
             team = await session.get(Team, recipient.team_id)
         locale = resolve_locale(
             chosen=recipient.locale if recipient else None,
-            telegram_code=None,
+            telegram_code=recipient.telegram_locale if recipient else None,
             team_locale=team.locale if team else None,
             default=self.i18n.default_locale,
         )

@@ -31,3 +31,9 @@ class Conflict(DomainError):
     """The change would break a uniqueness rule (a second user, a second team of one name…)."""
 
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The actor may see the record but not make this change."""
+
+    code = "forbidden"

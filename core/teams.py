@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import is_currency
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit
 from core.contacts import is_supported_region
-from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Channel, Team, User
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import Channel, Lead, LeadState, Team, User
+from core.permissions import is_manager_of
 from core.pipelines import PRESETS
 from core.settings import LOCALES
 
@@ -171,6 +172,8 @@ async def update_team(
 ) -> Team:
     """Change some of a team's settings, each given as the text a person typed."""
     team = await get_team(session, name)
+    if actor is not None and not is_manager_of(actor, team.id):
+        raise Forbidden("only the team's manager changes its settings", code="managers_only")
     before = _snapshot(team)
     _apply(team, values)
     try:
@@ -201,3 +204,22 @@ def _apply(team: Team, values: dict[str, str]) -> None:
             setattr(team, column, parse(text))
         except InvalidInput as error:
             raise InvalidInput(f"{setting.replace('_', '-')}: {error}") from None
+
+
+async def roster(session: AsyncSession, *, actor: User) -> list[tuple[User, int]]:
+    """The team's active people with their open leads: who is on shift and how loaded."""
+    if not is_manager_of(actor, actor.team_id):
+        raise Forbidden("the team overview is for managers", code="managers_only")
+    open_leads = (
+        select(Lead.owner_id, func.count().label("open"))
+        .where(col(Lead.state).in_((LeadState.OWNED, LeadState.OFFERED)))
+        .group_by(col(Lead.owner_id))
+        .subquery()
+    )
+    rows = await session.exec(
+        select(User, func.coalesce(open_leads.c.open, 0))
+        .join(open_leads, open_leads.c.owner_id == User.id, isouter=True)
+        .where(User.team_id == actor.team_id, col(User.is_active))
+        .order_by(col(User.on_shift).desc(), col(User.display_name))
+    )
+    return [(user, count) for user, count in rows.all()]

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import audit, outbox
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User
+from core.settings import LOCALES
 from core.teams import get_team
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -255,16 +256,29 @@ def _audit_user(
     )
 
 
-async def identify(session: AsyncSession, telegram_id: int) -> tuple[User | None, Team | None]:
+async def identify(
+    session: AsyncSession, telegram_id: int, telegram_locale: str | None = None
+) -> tuple[User | None, Team | None]:
     """The active user behind a Telegram account, with their team; (None, None) for strangers.
 
-    A user who writes to the bot can be reached again, even if they had blocked it before.
+    A user who writes to the bot can be reached again, even if they had blocked it before;
+    the language their Telegram reports is kept for pushes.
     """
     user = await get_by_telegram_id(session, telegram_id)
     if user is None or not user.is_active:
         return None, None
-    if not user.reachable:
+    if not user.reachable or (telegram_locale and user.telegram_locale != telegram_locale):
         user.reachable = True
+        user.telegram_locale = telegram_locale or user.telegram_locale
         await session.commit()
     team = await session.get(Team, user.team_id) if user.team_id is not None else None
     return user, team
+
+
+async def set_locale(session: AsyncSession, *, user: User, locale: str) -> User:
+    """The language the user chose; it wins over Telegram's and the team's."""
+    if locale not in LOCALES:
+        raise InvalidInput(f"{locale!r} is not one of {', '.join(LOCALES)}", code="locale")
+    user.locale = locale
+    await session.commit()
+    return user

@@ -68,7 +68,7 @@ def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LEADLOOP_DATABASE_URL", f"sqlite:///{target}")
     result = leadloop("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "database at 0001" in result.stderr
+    assert "database at 0002" in result.stderr
     assert target.exists()
     result = leadloop("db", "downgrade", "base")
     assert result.exit_code == 0

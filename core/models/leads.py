@@ -16,6 +16,8 @@ class Lead(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True)
     name: str = Field(sa_type=sa.String(200))
+    #: The name case-folded in Python, for search: SQLite's LOWER() knows only ASCII.
+    name_folded: str = Field(default="", sa_type=sa.String(200))
     phone_raw: str | None = Field(default=None, sa_type=sa.String(64))
     phone_e164: str | None = Field(default=None, sa_type=sa.String(20))
     #: False when phonenumbers says the number is possible but not valid: kept, but flagged.
@@ -131,3 +133,9 @@ class Attachment(SQLModel, table=True):
     caption: str | None = Field(default=None, sa_type=sa.String(1024))
     uploaded_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@sa.event.listens_for(Lead, "before_insert")
+@sa.event.listens_for(Lead, "before_update")
+def _fold_name(_mapper: Any, _connection: Any, lead: Lead) -> None:
+    lead.name_folded = lead.name.casefold()

@@ -41,6 +41,8 @@ class User(SQLModel, table=True):
     team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
     #: The language the user chose with /lang; None means "derive it" (Telegram, then team).
     locale: str | None = Field(default=None, sa_type=sa.String(16))
+    #: The language Telegram last reported for the user, for pushes sent outside an update.
+    telegram_locale: str | None = Field(default=None, sa_type=sa.String(16))
     timezone: str | None = Field(default=None, sa_type=sa.String(64))
     is_active: bool = Field(default=True)
     on_shift: bool = Field(default=True)

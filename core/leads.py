@@ -1,0 +1,343 @@
+"""Leads: capture with dedup, the lists a person works from, search, and the card."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import audit, outbox, tags
+from core.contacts import normalize_email, normalize_phone
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.masking import mask_name, mask_phone
+from core.models import (
+    Activity,
+    Attachment,
+    AuditEntry,
+    Channel,
+    Lead,
+    LeadState,
+    LeadTag,
+    Role,
+    StageChange,
+    Tag,
+    Task,
+    Team,
+    User,
+)
+from core.permissions import lead_for, may_edit, may_see, visible_leads
+from core.pipelines import preset
+
+OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
+
+
+@dataclass(frozen=True)
+class NewLead:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    source: str = "manual"
+    budget: Decimal | None = None
+    tags: Sequence[str] = ()
+    profile: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What entering a lead came to.
+
+    created: a new lead, owned by the actor; yours / visible: it existed and the actor may
+    open it; taken: someone else's customer, shown masked.
+    """
+
+    outcome: Literal["created", "yours", "visible", "taken"]
+    lead_id: int
+    lead: Lead | None = None
+    masked_name: str = ""
+    masked_phone: str = ""
+    masked_owner: str = ""
+
+
+async def capture(
+    session: AsyncSession,
+    *,
+    actor: User,
+    entry: NewLead,
+    now: datetime,
+    channel: Channel = Channel.BOT,
+) -> Capture:
+    """Enter a lead: never a second record for a known phone or email (any format)."""
+    team = await _own_team(session, actor)
+    name = entry.name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a name has 1 to 200 characters", code="name_invalid")
+    phone = normalize_phone(entry.phone, team.country) if entry.phone else None
+    email = normalize_email(entry.email) if entry.email else None
+    if phone is None and email is None:
+        raise InvalidInput("give a phone or an email to reach the customer", code="no_contact")
+    existing = await find_duplicate(
+        session, team_id=team.id, phone_e164=phone.e164 if phone else None, email=email
+    )
+    if existing is not None:
+        return await _known(session, actor, existing, channel)
+    lead = Lead(
+        team_id=team.id,
+        name=name,
+        phone_raw=phone.raw if phone else None,
+        phone_e164=phone.e164 if phone else None,
+        phone_valid=phone.valid if phone else True,
+        email=email,
+        source=entry.source,
+        owner_id=actor.id,
+        state=LeadState.OWNED,
+        stage=preset(team.preset).first_stage,
+        budget=entry.budget,
+        budget_currency=team.currency if entry.budget is not None else None,
+        profile=dict(entry.profile),
+        created_at=now,
+        claimed_at=now,
+    )
+    session.add(lead)
+    await session.flush()
+    session.add(StageChange(lead_id=lead.id, to_stage=lead.stage, actor_id=actor.id, at=now))
+    await tags.attach(session, lead, entry.tags)
+    if entry.comment:
+        session.add(
+            Activity(
+                lead_id=lead.id,
+                actor_id=actor.id,
+                channel="note",
+                summary=entry.comment,
+                created_at=now,
+            )
+        )
+    audit.record(
+        session,
+        actor=actor,
+        channel=channel,
+        entity="lead",
+        entity_id=lead.id,
+        action="create",
+        after={"name": name, "phone": lead.phone_e164, "email": email},
+    )
+    await session.commit()
+    return Capture("created", lead.id or 0, lead)
+
+
+async def find_duplicate(
+    session: AsyncSession, *, team_id: int | None, phone_e164: str | None, email: str | None
+) -> Lead | None:
+    """The team's lead with this phone or email, if there is one."""
+    matches = []
+    if phone_e164:
+        matches.append(col(Lead.phone_e164) == phone_e164)
+    if email:
+        matches.append(col(Lead.email) == email)
+    if not matches:
+        return None
+    query = select(Lead).where(Lead.team_id == team_id, sa.or_(*matches)).order_by(col(Lead.id))
+    return (await session.exec(query)).first()
+
+
+async def _known(session: AsyncSession, actor: User, lead: Lead, channel: Channel) -> Capture:
+    audit.record(
+        session,
+        actor=actor,
+        channel=channel,
+        entity="lead",
+        entity_id=lead.id,
+        action="duplicate_attempt",
+    )
+    await session.commit()
+    if may_see(actor, lead):
+        outcome = "yours" if lead.owner_id == actor.id else "visible"
+        return Capture(outcome, lead.id or 0, lead)
+    owner = await session.get(User, lead.owner_id) if lead.owner_id else None
+    return Capture(
+        "taken",
+        lead.id or 0,
+        None,
+        masked_name=mask_name(lead.name),
+        masked_phone=mask_phone(lead.phone_e164),
+        masked_owner=mask_name(owner.display_name) if owner else "",
+    )
+
+
+async def ask_for_access(
+    session: AsyncSession, *, actor: User, lead_id: int, now: datetime
+) -> None:
+    """Tell the owner and the managers that `actor` met their customer; once a day at most.
+
+    Only after a recorded duplicate attempt: a forged request for any id does nothing.
+    """
+    attempt = await session.exec(
+        select(AuditEntry.id).where(
+            AuditEntry.actor_id == actor.id,
+            AuditEntry.entity == "lead",
+            AuditEntry.entity_id == lead_id,
+            AuditEntry.action == "duplicate_attempt",
+        )
+    )
+    lead = await session.get(Lead, lead_id)
+    if attempt.first() is None or lead is None:
+        raise NotFound(f"lead {lead_id} not found", code="lead_not_found")
+    managers = await session.exec(
+        select(User).where(
+            User.team_id == lead.team_id, User.role == Role.MANAGER, col(User.is_active)
+        )
+    )
+    recipients = {user.id: user for user in managers}
+    if lead.owner_id is not None:
+        recipients[lead.owner_id] = await session.get_one(User, lead.owner_id)
+    recipients.pop(actor.id, None)
+    params = {"requester": actor.display_name, "lead_id": lead.id, "lead_name": lead.name}
+    for user in recipients.values():
+        await outbox.enqueue(
+            session,
+            kind="duplicate_request",
+            chat_id=user.telegram_id,
+            recipient_id=user.id,
+            params=params,
+            dedup_key=f"dupask:{lead.id}:{actor.id}:{user.id}:{now:%Y-%m-%d}",
+        )
+    await session.commit()
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    stage: str | None = None
+    tag: str | None = None
+    grade: str | None = None
+    #: Only leads nobody has touched for at least this many days.
+    idle_days: int | None = None
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    leads: list[Lead]
+    total: int
+    page: int
+    pages: int
+
+
+def _priority(now: datetime) -> list[sa.ColumnElement[Any]]:
+    """Overdue next actions first, then grade A to C, then the longest waiting."""
+    overdue = sa.case((col(Lead.next_action_at) < now, 0), else_=1)
+    grade = sa.case(
+        (col(Lead.grade) == "A", 0),
+        (col(Lead.grade) == "B", 1),
+        (col(Lead.grade) == "C", 2),
+        else_=3,
+    )
+    return [overdue, grade, col(Lead.created_at), col(Lead.id)]
+
+
+def _worklist(actor: User, filters: LeadFilter, now: datetime) -> sa.Select[Any]:
+    # A rep works their own leads (the pool has its own list); others all they may see.
+    mine = col(Lead.owner_id) == actor.id if actor.role == Role.REP else visible_leads(actor)
+    states = (LeadState.ARCHIVED,) if filters.lost else OPEN_STATES
+    query = select(Lead).where(mine, col(Lead.state).in_(states))
+    if filters.stage:
+        query = query.where(Lead.stage == filters.stage)
+    if filters.grade:
+        query = query.where(Lead.grade == filters.grade)
+    if filters.tag:
+        tagged = select(LeadTag.lead_id).join(Tag).where(Tag.name == filters.tag.lower())
+        query = query.where(col(Lead.id).in_(tagged))
+    if filters.idle_days:
+        since = now - timedelta(days=filters.idle_days)
+        touched = sa.func.coalesce(col(Lead.last_touch_at), col(Lead.created_at))
+        query = query.where(touched < since)
+    return query
+
+
+async def worklist(
+    session: AsyncSession,
+    *,
+    actor: User,
+    filters: LeadFilter,
+    page: int,
+    page_size: int,
+    now: datetime,
+) -> Page:
+    """The actor's open leads (a manager's: the team's), most urgent first, one page."""
+    query = _worklist(actor, filters, now)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    rows = await session.exec(
+        query.order_by(*_priority(now)).offset(page * page_size).limit(page_size)
+    )
+    return Page(list(rows.all()), total, page, pages)
+
+
+async def find(session: AsyncSession, *, actor: User, text: str, limit: int = 20) -> list[Lead]:
+    """Leads the actor may see whose phone has these digits (any format) or name has this part."""
+    digits = "".join(char for char in text if char.isdigit())
+    if len(digits) >= 4:
+        condition = col(Lead.phone_e164).contains(digits)
+    else:
+        condition = col(Lead.name_folded).contains(text.strip().casefold())
+    query = (
+        select(Lead)
+        .where(visible_leads(actor), condition)
+        .order_by(col(Lead.state) == LeadState.ARCHIVED, col(Lead.created_at).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+@dataclass(frozen=True)
+class Card:
+    """Everything the lead card shows."""
+
+    lead: Lead
+    team: Team
+    owner: User | None
+    tags: list[str]
+    stages: tuple[str, ...]
+    last_activity: Activity | None
+    next_task: Task | None
+    attachments: int
+    editable: bool
+
+
+async def card(session: AsyncSession, *, actor: User, lead_id: int) -> Card:
+    lead = await lead_for(session, actor, lead_id)
+    team = await session.get_one(Team, lead.team_id)
+    last = await session.exec(
+        select(Activity)
+        .where(Activity.lead_id == lead.id)
+        .order_by(col(Activity.created_at).desc())
+    )
+    task = await session.exec(
+        select(Task)
+        .where(Task.lead_id == lead.id, col(Task.done_at).is_(None))
+        .order_by(col(Task.due_at))
+    )
+    attachments = await session.exec(
+        select(func.count()).select_from(Attachment).where(Attachment.lead_id == lead.id)
+    )
+    return Card(
+        lead=lead,
+        team=team,
+        owner=await session.get(User, lead.owner_id) if lead.owner_id else None,
+        tags=await tags.of_lead(session, lead.id or 0),
+        stages=preset(team.preset).stages,
+        last_activity=last.first(),
+        next_task=task.first(),
+        attachments=attachments.one(),
+        editable=may_edit(actor, lead),
+    )
+
+
+async def _own_team(session: AsyncSession, actor: User) -> Team:
+    if actor.role == Role.FINANCE or actor.team_id is None:
+        raise Forbidden("only reps and managers of a team enter leads", code="cannot_create")
+    return await session.get_one(Team, actor.team_id)

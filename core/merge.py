@@ -1,0 +1,97 @@
+"""Merging two records of one customer, and reading a lead's audit trail."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, delete, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import audit, tags
+from core.errors import Forbidden, InvalidInput
+from core.models import (
+    Activity,
+    Attachment,
+    AuditEntry,
+    Channel,
+    Lead,
+    LeadTag,
+    StageChange,
+    Task,
+    User,
+)
+from core.permissions import is_manager_of, lead_for
+
+#: Fields the kept lead takes from the merged one when it has none of its own.
+_FILLABLE = (
+    "phone_raw",
+    "phone_e164",
+    "email",
+    "budget",
+    "budget_currency",
+    "region",
+    "birthday",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+
+
+async def merge(
+    session: AsyncSession, *, actor: User, keep_id: int, drop_id: int, now: datetime
+) -> Lead:
+    """Fold lead `drop_id` into `keep_id`: activities, tasks, history, files and tags move over."""
+    keep = await lead_for(session, actor, keep_id, edit=True)
+    drop = await lead_for(session, actor, drop_id, edit=True)
+    if not is_manager_of(actor, keep.team_id) or keep.team_id != drop.team_id:
+        raise Forbidden("a manager merges two leads of the team", code="managers_only")
+    if keep.id == drop.id:
+        raise InvalidInput("pick two different leads", code="same_lead")
+    before = {"drop": {"id": drop.id, "name": drop.name, "phone": drop.phone_e164}}
+    for child in (Activity, Task, StageChange, Attachment):
+        await session.exec(
+            update(child).where(col(child.lead_id) == drop.id).values(lead_id=keep.id)
+        )
+    await tags.attach(session, keep, await tags.of_lead(session, drop.id or 0))
+    await session.exec(delete(LeadTag).where(col(LeadTag.lead_id) == drop.id))
+    for field in _FILLABLE:
+        if getattr(keep, field) is None and getattr(drop, field) is not None:
+            setattr(keep, field, getattr(drop, field))
+    keep.profile = {**drop.profile, **keep.profile}
+    keep.last_touch_at = max(filter(None, (keep.last_touch_at, drop.last_touch_at, now)))
+    await session.delete(drop)
+    audit.record(
+        session,
+        actor=actor,
+        channel=Channel.BOT,
+        entity="lead",
+        entity_id=keep.id,
+        action="merge",
+        before=before,
+        after={"kept": keep.id},
+    )
+    await session.commit()
+    return keep
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    entry: AuditEntry
+    actor_name: str | None
+
+
+async def lead_history(
+    session: AsyncSession, *, actor: User, lead_id: int, limit: int = 30
+) -> list[HistoryLine]:
+    """The newest changes of a lead, for its team's managers."""
+    lead = await lead_for(session, actor, lead_id)
+    if not is_manager_of(actor, lead.team_id):
+        raise Forbidden("the audit trail is for managers", code="managers_only")
+    rows = await session.exec(
+        select(AuditEntry, User.display_name)
+        .join(User, col(User.id) == AuditEntry.actor_id, isouter=True)
+        .where(AuditEntry.entity == "lead", AuditEntry.entity_id == lead_id)
+        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        .limit(limit)
+    )
+    return [HistoryLine(entry, name) for entry, name in rows.all()]
