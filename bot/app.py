@@ -9,7 +9,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import access, start
+from bot.handlers import access, errors, start
 from bot.i18n import LocaleMiddleware
 from bot.middlewares import SessionMiddleware
 from bot.storage import DatabaseStorage
@@ -25,5 +25,9 @@ def create_dispatcher(sessions: async_sessionmaker[AsyncSession], i18n: I18n) ->
     dispatcher = Dispatcher(storage=DatabaseStorage(sessions))
     dispatcher.update.outer_middleware(SessionMiddleware(sessions))
     LocaleMiddleware(i18n).setup(dispatcher)
-    dispatcher.include_routers(start.router(), access.router())
+    dispatcher.include_routers(
+        errors.router(),
+        start.router(),
+        access.router(),
+    )
     return dispatcher

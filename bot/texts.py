@@ -1,10 +1,15 @@
-"""Labels shared by many messages: roles, and escaping of text that came from people."""
+"""Labels shared by many messages (roles, stages, channels, fields); escaping people's text."""
 
 import html
 
 from aiogram.utils.i18n import gettext as _
 
 from core.models import Role
+
+
+def quote(text: str | None) -> str:
+    """Escape user-supplied text for Telegram's HTML parse mode, so it shows literally."""
+    return html.escape(text or "", quote=False)
 
 
 def role_label(role: str) -> str:
@@ -17,6 +22,74 @@ def role_label(role: str) -> str:
     return labels.get(Role(role), role)
 
 
-def quote(text: str) -> str:
-    """Escape user-supplied text for Telegram's HTML parse mode, so it shows literally."""
-    return html.escape(text, quote=False)
+def stage_label(stage: str) -> str:
+    labels = {
+        "first_contact": _("First contact"),
+        "intent": _("Intent"),
+        "invited": _("Invited"),
+        "visited": _("Visited"),
+        "viewing": _("Viewing"),
+        "test_drive": _("Test drive"),
+        "offer": _("Offer"),
+        "deposit": _("Deposit"),
+        "signed": _("Signed"),
+        "paid": _("Paid"),
+    }
+    return labels.get(stage, stage)
+
+
+def state_label(state: str) -> str:
+    labels = {
+        "pool": _("in the pool"),
+        "offered": _("offered, waiting for a claim"),
+        "owned": _("open"),
+        "archived": _("lost"),
+    }
+    return labels.get(state, state)
+
+
+def channel_label(channel: str) -> str:
+    labels = {
+        "call": _("📞 Call"),
+        "visit": _("🏠 Visit"),
+        "chat": _("💬 Chat"),
+        "meeting": _("🤝 Meeting"),
+        "note": _("📝 Note"),
+    }
+    return labels.get(channel, channel)
+
+
+def intent_label(intent: str) -> str:
+    labels = {"up": _("⬆️ Warmer"), "same": _("➡️ Same"), "down": _("⬇️ Colder")}
+    return labels.get(intent, intent)
+
+
+def field_label(field: str) -> str:
+    labels = {
+        "name": _("Name"),
+        "phone": _("Phone"),
+        "email": _("Email"),
+        "budget": _("Budget"),
+        "region": _("Region"),
+        "house_type": _("House type"),
+        "area": _("Area, m²"),
+        "style": _("Style"),
+        "district": _("District"),
+        "rooms": _("Rooms"),
+        "budget_range": _("Budget range"),
+        "purpose": _("Purpose"),
+        "make_model": _("Make and model"),
+        "trade_in": _("Trade-in"),
+    }
+    return labels.get(field, field)
+
+
+def source_label(source: str | None) -> str:
+    labels = {
+        "manual": _("entered by a rep"),
+        "referral": _("referral"),
+        "walk-in": _("walk-in"),
+        "call": _("incoming call"),
+        "contact": _("shared contact"),
+    }
+    return labels.get(source or "manual", source or "")

@@ -6,6 +6,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.menu import main_menu
 from bot.texts import quote, role_label
 from core import users
 from core.errors import Conflict, NotFound
@@ -35,7 +36,9 @@ async def accept_invite(
 ) -> None:
     """`/start <token>` from an invitation link binds the account that opened it."""
     if member is not None:
-        await message.answer(greeting(member, await _team_of(session, member)))
+        await message.answer(
+            greeting(member, await _team_of(session, member)), reply_markup=main_menu(member)
+        )
         return
     assert message.from_user is not None  # guaranteed by the F.from_user filter
     try:
@@ -51,14 +54,16 @@ async def accept_invite(
             _("This invitation link is unknown, used or expired. Ask your manager for a new one.")
         )
         return
-    await message.answer(greeting(joined, await _team_of(session, joined)))
+    await message.answer(
+        greeting(joined, await _team_of(session, joined)), reply_markup=main_menu(joined)
+    )
 
 
 async def start(message: Message, member: User | None, team: Team | None) -> None:
     if member is None:
         await refuse(message)
         return
-    await message.answer(greeting(member, team))
+    await message.answer(greeting(member, team), reply_markup=main_menu(member))
 
 
 async def refuse(message: Message) -> None:

@@ -1,0 +1,48 @@
+"""Inline-button payloads as typed factories; each packs within Telegram's 64 bytes.
+
+Payloads carry ids and short codes only; whatever a payload names is checked again in core,
+so a forged one gets no further than a hand-made one.
+"""
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class LeadAction(CallbackData, prefix="l"):
+    """A button on a lead card: `action` on lead `lead_id`, with an optional short `arg`."""
+
+    action: str
+    lead_id: int
+    arg: str = ""
+
+
+class ListPage(CallbackData, prefix="p"):
+    """A page of the /leads list with its filters."""
+
+    page: int = 0
+    stage: str = ""
+    tag: str = ""
+    grade: str = ""
+    idle: int = 0
+    lost: bool = False
+
+
+class Choice(CallbackData, prefix="c"):
+    """A quick answer inside a guided flow: `flow` says which question, `value` the answer."""
+
+    flow: str
+    value: str
+
+
+class TaskAction(CallbackData, prefix="t"):
+    action: str
+    task_id: int
+
+
+class AskOwner(CallbackData, prefix="ask"):
+    """From a duplicate notice: ask the owner and the manager about their customer."""
+
+    lead_id: int
+
+
+class Language(CallbackData, prefix="lang"):
+    locale: str

@@ -1,0 +1,34 @@
+"""Numbers, money, dates and relative times in the reader's language, with Babel."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import get_i18n
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_currency
+
+
+def locale() -> str:
+    """The language of the message being rendered (set by the i18n middleware or a push)."""
+    return get_i18n().current_locale
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return format_currency(amount, currency, locale=locale(), currency_digits=True)
+
+
+def moment(value: datetime, zone: ZoneInfo) -> str:
+    """A date and time in the reader's time zone, short: `Dec 1, 2026, 10:00 AM`."""
+    return format_datetime(value.astimezone(zone), "short", tzinfo=zone, locale=locale())
+
+
+def day(value: datetime, zone: ZoneInfo) -> str:
+    return format_date(value.astimezone(zone).date(), "medium", locale=locale())
+
+
+def relative(value: datetime, now: datetime) -> str:
+    """`in 3 hours`, `2 days ago`."""
+    return format_timedelta(
+        value - now, add_direction=True, threshold=1.1, locale=locale(), granularity="minute"
+    )
