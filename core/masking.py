@@ -13,7 +13,7 @@ def mask_phone(e164: str | None) -> str:
         return "***"
     shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     prefix = f"+{number.country_code} "
-    national = shown.removeprefix(prefix)
+    national = shown.removeprefix(prefix).replace("-", " ")
     digits_seen = 0
     total = sum(char.isdigit() for char in national)
     masked = []

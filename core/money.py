@@ -5,8 +5,17 @@ from decimal import Decimal, InvalidOperation
 
 from core.errors import InvalidInput
 
-_MULTIPLIERS = {"": 1, "k": 1_000, "к": 1_000, "тыс": 1_000, "m": 1_000_000, "м": 1_000_000,
-                "млн": 1_000_000, "万": 10_000, "w": 10_000}  # fmt: skip
+_MULTIPLIERS = {
+    "": 1,
+    "k": 1_000,
+    "к": 1_000,
+    "тыс": 1_000,
+    "m": 1_000_000,
+    "м": 1_000_000,
+    "млн": 1_000_000,
+    "万": 10_000,
+    "w": 10_000,
+}
 _AMOUNT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([a-zа-я万]*)$")
 MAX_AMOUNT = Decimal("100000000000000")
 

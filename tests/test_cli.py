@@ -80,32 +80,69 @@ def test_team_add_uses_defaults_and_options(database: str) -> None:
     assert result.exit_code == 0, result.output
     assert "country=US timezone=UTC currency=USD locale=en preset=generic" in result.stdout
     result = leadloop(
-        "team", "add", "Shanghai", "--country", "CN", "--timezone", "Asia/Shanghai",
-        "--currency", "CNY", "--locale", "zh_Hans", "--preset", "home-renovation",
-    )  # fmt: skip
+        "team",
+        "add",
+        "Shanghai",
+        "--country",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        "--locale",
+        "zh_Hans",
+        "--preset",
+        "home-renovation",
+    )
     assert result.exit_code == 0, result.output
     team = query(database, select(Team).where(Team.name == "Shanghai"))[0]
     assert (team.country, team.timezone, team.currency, team.locale, team.preset) == (
-        "CN", "Asia/Shanghai", "CNY", "zh_Hans", "home-renovation",
-    )  # fmt: skip
+        "CN",
+        "Asia/Shanghai",
+        "CNY",
+        "zh_Hans",
+        "home-renovation",
+    )
 
 
 def test_team_set_changes_every_setting_and_is_audited(database: str) -> None:
     leadloop("team", "add", "Alpha")
     result = leadloop(
-        "team", "set", "Alpha", "--claim-window", "20m", "--digest-time", "08:30",
-        "--stale-days", "14", "--manager-chat", "-100123", "--timezone", "Europe/Moscow",
-        "--country", "ru", "--currency", "rub", "--locale", "ru", "--preset", "real-estate",
-        "--name", "Alpha Moscow",
-    )  # fmt: skip
+        "team",
+        "set",
+        "Alpha",
+        "--claim-window",
+        "20m",
+        "--digest-time",
+        "08:30",
+        "--stale-days",
+        "14",
+        "--manager-chat",
+        "-100123",
+        "--timezone",
+        "Europe/Moscow",
+        "--country",
+        "ru",
+        "--currency",
+        "rub",
+        "--locale",
+        "ru",
+        "--preset",
+        "real-estate",
+        "--name",
+        "Alpha Moscow",
+    )
     assert result.exit_code == 0, result.output
     assert "claim-window=20m" in result.stdout
     team = query(database, select(Team))[0]
     assert team.name == "Alpha Moscow"
     assert team.claim_window_seconds == 1200
     assert (team.stale_days, team.manager_chat_id, team.country, team.currency) == (
-        14, -100123, "RU", "RUB",
-    )  # fmt: skip
+        14,
+        -100123,
+        "RU",
+        "RUB",
+    )
     assert str(team.digest_time) == "08:30:00"
     entry = query(database, select(AuditEntry).where(AuditEntry.action == "update"))[0]
     assert entry.before["claim_window_seconds"] == "900"
@@ -204,8 +241,18 @@ def test_user_invite_without_token_or_username_says_so(database: str) -> None:
 def _team_with_people(database: str) -> None:
     leadloop("team", "add", "Alpha")
     for telegram_id, role, name in ((1, "rep", "Leaver"), (2, "rep", "Heir"), (3, "manager", "M")):
-        leadloop("user", "add", "--telegram-id", str(telegram_id), "--role", role, "--team",
-                 "Alpha", "--name", name)  # fmt: skip
+        leadloop(
+            "user",
+            "add",
+            "--telegram-id",
+            str(telegram_id),
+            "--role",
+            role,
+            "--team",
+            "Alpha",
+            "--name",
+            name,
+        )
 
     async def leads(session):
         team = (await session.exec(select(Team))).one()
@@ -249,8 +296,7 @@ def test_deactivate_needs_exactly_one_destination(database: str) -> None:
     for result in (neither, both):
         assert result.exit_code == 1
         assert "--reassign-to ID or --to-pool" in result.stderr
-    unknown_successor = leadloop("user", "deactivate", "--telegram-id", "1",
-                                        "--reassign-to", "99")  # fmt: skip
+    unknown_successor = leadloop("user", "deactivate", "--telegram-id", "1", "--reassign-to", "99")
     assert unknown_successor.stderr == "error: no user with Telegram id 99\n"
     assert all(user.is_active for user in query(database, select(User)))
 
@@ -270,8 +316,17 @@ def test_export_csv_to_stdout_is_guarded(database: str) -> None:
     result = leadloop("export", "leads", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0][:9] == ["id", "name", "phone", "email", "source", "campaign", "owner", "team",
-                           "state"]  # fmt: skip
+    assert rows[0][:9] == [
+        "id",
+        "name",
+        "phone",
+        "email",
+        "source",
+        "campaign",
+        "owner",
+        "team",
+        "state",
+    ]
     assert "stage" in rows[0] and "created" in rows[0]
     header = rows[0]
     first = dict(zip(header, rows[1], strict=True))

@@ -56,11 +56,14 @@ async def _start(env: dict[str, str], log: Path, port: int | None = None) -> Ser
     port = port or _free_port()
     with log.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "leadloop", "serve",
+            sys.executable,
+            "-m",
+            "leadloop",
+            "serve",
             env={**os.environ, **env, "LEADLOOP_HTTP_PORT": str(port)},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=log_file,
-        )  # fmt: skip
+        )
     return Server(process, port, log)
 
 
@@ -146,12 +149,20 @@ async def test_serve_in_webhook_mode_registers_and_receives(
 async def test_serve_refuses_to_start_with_one_line(
     database_url: str, tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
-    base = {"LEADLOOP_DATABASE_URL": database_url, "LEADLOOP_DATA_DIR": str(tmp_path),
-            "TELEGRAM_BOT_TOKEN": TOKEN}  # fmt: skip
+    base = {
+        "LEADLOOP_DATABASE_URL": database_url,
+        "LEADLOOP_DATA_DIR": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "leadloop", "serve", env={**os.environ, **base, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "leadloop",
+        "serve",
+        env={**os.environ, **base, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     lines = stderr.decode().strip().splitlines()
@@ -165,9 +176,14 @@ async def test_serve_on_an_unmigrated_database_says_what_to_do(tmp_path: Path) -
         "TELEGRAM_BOT_TOKEN": TOKEN,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "leadloop", "serve", env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "leadloop",
+        "serve",
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert stderr.decode().strip().endswith("run `leadloop db upgrade`")
