@@ -31,26 +31,28 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramEntityTooLarge,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.types import Message
-from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.pacing import (
+    HOLD_SECONDS,
+    MIN_WAIT_SECONDS,
+    TRANSIENT,
+    Halt,
+    Lane,
+    backoff,
+    is_permanent,
+    limiter,
+)
 from bot.rendering import Rendered
 from core import outbox
 from core.models import OutboxMessage, utcnow
@@ -58,70 +60,6 @@ from core.models import OutboxMessage, utcnow
 log = logging.getLogger(__name__)
 
 Render = Callable[[AsyncSession, OutboxMessage], Awaitable[Rendered | None]]
-
-#: The wait after a row's first failed attempt; it doubles with each attempt, up to RETRY_CAP.
-RETRY_BASE = timedelta(seconds=10)
-RETRY_CAP = timedelta(minutes=30)
-
-# Rows held in memory must all go out well within their lease, or another pass (or instance)
-# would claim them again and send them twice.
-_HOLD_SECONDS = outbox.CLAIM_LEASE.total_seconds() / 4
-# Errors after which the same request may well succeed later.
-_TRANSIENT = (
-    TelegramNetworkError,
-    TelegramServerError,
-    ClientDecodeError,
-    aiohttp.ClientError,
-    TimeoutError,
-)
-# A row that is due but not claimable (another instance is claiming it) is looked at again soon.
-_MIN_WAIT_SECONDS = 0.05
-
-
-def backoff(attempts: int) -> timedelta:
-    """The wait before trying again a message that has failed `attempts` times."""
-    return min(RETRY_BASE * 2 ** min(max(attempts - 1, 0), 20), RETRY_CAP)
-
-
-def _limiter(per_second: float) -> AsyncLimiter:
-    # One at a time, evenly spaced: a burst allowance could exceed Telegram's limits at once.
-    return AsyncLimiter(1, 1 / per_second)
-
-
-def _permanent(error: Exception) -> bool:
-    """Telegram refused the request itself (a 4xx): sending it again cannot help."""
-    if isinstance(error, TelegramEntityTooLarge):
-        return True
-    return isinstance(error, TelegramAPIError) and not isinstance(error, _TRANSIENT)
-
-
-@dataclass
-class _Lane:
-    """One chat's pacing: its limiter, the lock that keeps its rows in order, what it holds."""
-
-    rate: float  # messages a second
-    limiter: AsyncLimiter
-    capacity: int  # rows it may hold in memory at once
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    held: int = 0
-    flood_until: datetime | None = None  # after a 429 nothing goes to the chat before then
-    backlog_until: datetime | None = None  # rows beyond capacity were handed back until then
-
-    def resumes_at(self, now: datetime) -> datetime | None:
-        """When the chat takes newly claimed rows again (None: it takes them now)."""
-        pauses = (self.flood_until, self.backlog_until)
-        return max((at for at in pauses if at is not None and at > now), default=None)
-
-    def idle(self, now: datetime) -> bool:
-        return self.held == 0 and not self.lock.locked() and self.resumes_at(now) is None
-
-
-@dataclass(frozen=True)
-class _Halt:
-    """Telegram said to stop sending to a chat: until a time (429) or for good (403)."""
-
-    error: str
-    until: datetime | None = None
 
 
 class OutboxSender:
@@ -151,10 +89,10 @@ class OutboxSender:
         self.group_per_second = group_per_minute / 60
         self.batch_size = batch_size
         self.idle_check_seconds = idle_check_seconds
-        self._global = _limiter(global_rate)
-        self._capacity = max(1, int(global_rate * _HOLD_SECONDS))
+        self._global = limiter(global_rate)
+        self._capacity = max(1, int(global_rate * HOLD_SECONDS))
         self._held = 0  # claimed rows not yet settled
-        self._lanes: OrderedDict[int, _Lane] = OrderedDict()
+        self._lanes: OrderedDict[int, Lane] = OrderedDict()
         self._woken = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._passes: set[asyncio.Task[int]] = set()
@@ -245,7 +183,7 @@ class OutboxSender:
         if due is None:
             return self.idle_check_seconds
         wait = (due - self.clock()).total_seconds()
-        return min(max(wait, _MIN_WAIT_SECONDS), self.idle_check_seconds)
+        return min(max(wait, MIN_WAIT_SECONDS), self.idle_check_seconds)
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -261,7 +199,7 @@ class OutboxSender:
     async def _send_rows(self, rows: list[OutboxMessage]) -> int:
         """Send a claimed batch, one task per chat; rows a chat has no room for go back."""
         now = self.clock()
-        chats: dict[int, tuple[_Lane, list[OutboxMessage]]] = {}
+        chats: dict[int, tuple[Lane, list[OutboxMessage]]] = {}
         deferred: list[tuple[OutboxMessage, datetime]] = []
         for row in rows:
             lane = self._lane(row.chat_id)
@@ -280,14 +218,14 @@ class OutboxSender:
                 sent += result
         return sent
 
-    def _lane(self, chat_id: int) -> _Lane:
+    def _lane(self, chat_id: int) -> Lane:
         lane = self._lanes.get(chat_id)
         if lane is None:
             if len(self._lanes) >= self.max_chats:
                 self._evict()
             rate = self.private_per_second if chat_id > 0 else self.group_per_second
-            capacity = max(1, int(rate * _HOLD_SECONDS))
-            lane = self._lanes[chat_id] = _Lane(rate, _limiter(rate), capacity)
+            capacity = max(1, int(rate * HOLD_SECONDS))
+            lane = self._lanes[chat_id] = Lane(rate, limiter(rate), capacity)
         self._lanes.move_to_end(chat_id)
         return lane
 
@@ -300,7 +238,7 @@ class OutboxSender:
             if lane.idle(now):
                 del self._lanes[chat_id]
 
-    def _admit(self, lane: _Lane, now: datetime) -> datetime | None:
+    def _admit(self, lane: Lane, now: datetime) -> datetime | None:
         """None if the chat takes one more row now, else when the row should come back."""
         resume = lane.resumes_at(now)
         if resume is None and lane.held >= lane.capacity:
@@ -322,14 +260,14 @@ class OutboxSender:
 
     # -- one chat --------------------------------------------------------------------------
 
-    async def _send_chat(self, lane: _Lane, rows: list[OutboxMessage]) -> int:
+    async def _send_chat(self, lane: Lane, rows: list[OutboxMessage]) -> int:
         """Send one chat's rows in order; after a 429 or a 403 the rest are settled unsent."""
         sent = done = 0
         try:
             async with lane.lock:
                 for row in rows:
                     outcome = self._flood_wait(lane) or await self._send_row(lane, row)
-                    if isinstance(outcome, _Halt):
+                    if isinstance(outcome, Halt):
                         await self._settle(outcome, rows[done:])
                         break
                     sent += outcome
@@ -339,17 +277,17 @@ class OutboxSender:
             self._release(lane, len(rows) - done)
         return sent
 
-    def _release(self, lane: _Lane, count: int) -> None:
+    def _release(self, lane: Lane, count: int) -> None:
         lane.held -= count
         self._held -= count
 
-    def _flood_wait(self, lane: _Lane) -> _Halt | None:
+    def _flood_wait(self, lane: Lane) -> Halt | None:
         """A halt while an earlier 429 for this chat lasts."""
         if lane.flood_until is not None and lane.flood_until > self.clock():
-            return _Halt("flood control: waiting for the chat's retry_after", lane.flood_until)
+            return Halt("flood control: waiting for the chat's retry_after", lane.flood_until)
         return None
 
-    async def _send_row(self, lane: _Lane, row: OutboxMessage) -> int | _Halt:
+    async def _send_row(self, lane: Lane, row: OutboxMessage) -> int | Halt:
         """Render, pace and send one row, then record Telegram's answer; 1 if it was sent."""
         try:
             rendered = await self._render(row)
@@ -359,9 +297,9 @@ class OutboxSender:
             answer = await self._send(lane, row.chat_id, rendered)
         except TelegramRetryAfter as error:
             lane.flood_until = self.clock() + timedelta(seconds=error.retry_after)
-            return _Halt(self._describe(error), lane.flood_until)
+            return Halt(self._describe(error), lane.flood_until)
         except TelegramForbiddenError as error:
-            return _Halt(self._describe(error))
+            return Halt(self._describe(error))
         except Exception as error:  # settled on this row alone; the chat goes on
             await self._failed(row, error)
             return 0
@@ -376,7 +314,7 @@ class OutboxSender:
         async with self.sessions() as session:
             return await self.render(session, row)
 
-    async def _send(self, lane: _Lane, chat_id: int, rendered: Rendered) -> Message:
+    async def _send(self, lane: Lane, chat_id: int, rendered: Rendered) -> Message:
         """Wait for the chat's turn, then for the bot's, then send."""
         await lane.limiter.acquire()
         await self._global.acquire()
@@ -387,15 +325,15 @@ class OutboxSender:
     async def _failed(self, row: OutboxMessage, error: Exception) -> None:
         """Give up after a 4xx; retry anything else with backoff (network, 5xx, a bug)."""
         text = self._describe(error)
-        if _permanent(error):
+        if is_permanent(error):
             await self._step(outbox.give_up, message_id=row.id, error=text)
             return
-        if not isinstance(error, _TRANSIENT):
+        if not isinstance(error, TRANSIENT):
             log.error("outbox row %s could not be sent", row.id, exc_info=error)
         at = self.clock() + backoff(row.attempts)
         await self._step(outbox.retry_later, message_id=row.id, at=at, error=text)
 
-    async def _settle(self, halt: _Halt, rows: list[OutboxMessage]) -> None:
+    async def _settle(self, halt: Halt, rows: list[OutboxMessage]) -> None:
         """Postpone (429) or give up as unreachable (403) the chat's rows that were not sent."""
         for row in rows:
             if halt.until is not None:

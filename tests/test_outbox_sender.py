@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.outbox_sender import OutboxSender, backoff
+from bot.outbox_sender import OutboxSender
+from bot.pacing import backoff
 from bot.rendering import Rendered
 from core import outbox
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
