@@ -11,7 +11,7 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-from core.models.intake import LeadSource, WebhookDelivery  # noqa: E402
+from core.models.intake import IntakeKey, LeadSource, WebhookDelivery  # noqa: E402
 from core.models.leads import (  # noqa: E402
     Activity,
     Attachment,
@@ -22,6 +22,7 @@ from core.models.leads import (  # noqa: E402
     Task,
 )
 from core.models.money import Contract, Installment, Payment  # noqa: E402
+from core.models.routing import ClaimBlock, LeadOffer, RoutingRule  # noqa: E402
 from core.models.system import AuditEntry, ConversationState, OutboxMessage  # noqa: E402
 from core.models.teams import Invite, Team, User  # noqa: E402
 from core.models.types import Channel, Grade, LeadState, OutboxStatus, Role, utcnow  # noqa: E402
@@ -31,12 +32,15 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Channel",
+    "ClaimBlock",
     "Contract",
     "ConversationState",
     "Grade",
     "Installment",
+    "IntakeKey",
     "Invite",
     "Lead",
+    "LeadOffer",
     "LeadSource",
     "LeadState",
     "LeadTag",
@@ -44,6 +48,7 @@ __all__ = [
     "OutboxStatus",
     "Payment",
     "Role",
+    "RoutingRule",
     "StageChange",
     "Tag",
     "Task",

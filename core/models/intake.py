@@ -24,7 +24,25 @@ class LeadSource(SQLModel, table=True):
     mapping: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
     tags: list[str] = Field(default_factory=list, sa_type=Json)
     campaign: str | None = Field(default=None, sa_type=sa.String(200))
+    #: Meta: the Page access token used to fetch a lead's fields from the Graph API.
+    access_token: str | None = Field(default=None, sa_type=sa.String(512))
+    #: Requests a second sustained, and the burst allowed on top.
+    rate_per_second: float = Field(default=20.0)
+    rate_burst: int = Field(default=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IntakeKey(SQLModel, table=True):
+    """A delivery's idempotency key, remembered so that a redelivery creates nothing new."""
+
+    __tablename__ = "intake_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="lead_sources.id")
+    key: str = Field(sa_type=sa.String(200))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("source_id", "key"),)
 
 
 class WebhookDelivery(SQLModel, table=True):

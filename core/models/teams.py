@@ -1,11 +1,12 @@
 """Teams, the people in them, and invitations to join."""
 
 from datetime import datetime, time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models.types import Role, UTCDateTime, enum_check, utcnow
+from core.models.types import Json, Role, UTCDateTime, enum_check, utcnow
 
 
 class Team(SQLModel, table=True):
@@ -23,6 +24,15 @@ class Team(SQLModel, table=True):
     stale_days: int = Field(default=30)
     digest_time: time = Field(default=time(9, 0))
     manager_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    #: direct: offered to one rep at a time; group: posted to the team's group, first tap wins.
+    offer_mode: str = Field(default="direct", sa_type=sa.String(16))
+    group_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    #: Anti-hoarding: at most this many open leads a rep (None: no cap).
+    max_open_leads: int | None = Field(default=None)
+    #: Anti-hoarding: a rep waits this long before re-claiming a lead they let go.
+    reclaim_cooldown_seconds: int = Field(default=24 * 3600)
+    #: Lead scoring weights; missing keys take core.scoring's defaults.
+    score_weights: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (
@@ -49,6 +59,10 @@ class User(SQLModel, table=True):
     max_open_leads: int | None = Field(default=None)
     #: False once Telegram answered 403 (the user blocked the bot): pushes stop until they return.
     reachable: bool = Field(default=True)
+    #: Routing: a rep of weight 2 gets twice the leads of weight 1 in a round robin.
+    weight: int = Field(default=1)
+    #: Weighted round robin: grows by 1/weight at each offer; the lowest is next.
+    route_credit: float = Field(default=0.0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (enum_check("role", Role),)
