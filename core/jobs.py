@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.intake import forget_old_keys
 from core.models import ConversationState, Invite, OutboxMessage, OutboxStatus
+from core.offers import expire_offers, return_stale
 
 #: How long sent messages, dead invites and abandoned conversations are kept.
 RETENTION = timedelta(days=30)
@@ -37,4 +39,9 @@ class Job:
     every: timedelta
 
 
-JOBS: tuple[Job, ...] = (Job(id="prune", run=prune, every=timedelta(hours=1)),)
+JOBS: tuple[Job, ...] = (
+    Job(id="expire_offers", run=expire_offers, every=timedelta(seconds=5)),
+    Job(id="return_stale", run=return_stale, every=timedelta(minutes=10)),
+    Job(id="forget_old_keys", run=forget_old_keys, every=timedelta(hours=1)),
+    Job(id="prune", run=prune, every=timedelta(hours=1)),
+)

@@ -7,7 +7,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox
 from core.errors import Forbidden, InvalidInput, NotFound
-from core.models import Channel, Lead, LeadState, Role, Task, User
+from core.models import Channel, Lead, LeadState, Role, Task, Team, User
+from core.offers import block_reclaim
 from core.permissions import is_manager_of, lead_for
 
 
@@ -32,6 +33,9 @@ async def release(
     if lead.state not in (LeadState.OWNED, LeadState.OFFERED):
         raise InvalidInput("only an open lead can go to the pool", code="not_open")
     before = {"owner_id": lead.owner_id, "state": lead.state}
+    if lead.owner_id is not None:
+        team = await session.get_one(Team, lead.team_id)
+        block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
     lead.owner_id, lead.state, lead.claim_deadline = None, LeadState.POOL, None
     await _unassign_tasks(session, lead)
     audit.record(
@@ -124,6 +128,9 @@ async def reassign(
     if heir is None or not heir.is_active or heir.team_id != lead.team_id:
         raise NotFound("no active member of this team with that id", code="user_not_found")
     before = {"owner_id": lead.owner_id, "state": lead.state}
+    if lead.owner_id is not None and lead.owner_id != heir.id:
+        team = await session.get_one(Team, lead.team_id)
+        block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
     lead.owner_id, lead.claim_deadline = heir.id, None
     if lead.state != LeadState.ARCHIVED:
         lead.state = LeadState.OWNED

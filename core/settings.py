@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         AfterValidator(_secret_matching(_WEBHOOK_SECRET, "1-256 characters of A-Z a-z 0-9 _ -")),
     ] = Field(default=None, alias="LEADLOOP_WEBHOOK_SECRET")
     webhook_max_bytes: int = Field(default=1024 * 1024, gt=0, alias="LEADLOOP_WEBHOOK_MAX_BYTES")
+    #: Meta's Graph API, where a leadgen notification's fields are fetched.
+    meta_graph_url: str = Field(
+        default="https://graph.facebook.com/v21.0", alias="LEADLOOP_META_GRAPH_URL"
+    )
     default_locale: Annotated[str, AfterValidator(_locale)] = Field(
         default="en", alias="LEADLOOP_DEFAULT_LOCALE"
     )
@@ -74,7 +78,7 @@ class Settings(BaseSettings):
         default="UTC", alias="LEADLOOP_DEFAULT_TIMEZONE"
     )
 
-    @field_validator("telegram_api_base", "public_url")
+    @field_validator("telegram_api_base", "public_url", "meta_graph_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):

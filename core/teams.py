@@ -101,6 +101,16 @@ def _name(text: str) -> str:
     return name
 
 
+def _offer_mode(text: str) -> str:
+    if text not in ("direct", "group"):
+        raise InvalidInput(f"{text!r} is not an offer mode: direct or group")
+    return text
+
+
+def _cap(text: str) -> int | None:
+    return None if text.strip().lower() in ("", "none", "off") else _positive_int(text)
+
+
 #: Every team setting by its public name: the column it fills and how its text is read.
 SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "name": ("name", _name),
@@ -113,6 +123,13 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "stale_days": ("stale_days", _positive_int),
     "digest_time": ("digest_time", _clock),
     "manager_chat": ("manager_chat_id", _chat_id),
+    "offer_mode": ("offer_mode", _offer_mode),
+    "group_chat": ("group_chat_id", _chat_id),
+    "max_open_leads": ("max_open_leads", _cap),
+    "reclaim_cooldown": (
+        "reclaim_cooldown_seconds",
+        lambda t: int(parse_duration(t).total_seconds()),
+    ),
 }
 
 

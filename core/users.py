@@ -282,3 +282,42 @@ async def set_locale(session: AsyncSession, *, user: User, locale: str) -> User:
     user.locale = locale
     await session.commit()
     return user
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    weight: int | None = None,
+    max_open_leads: int | None = None,
+    on_shift: bool | None = None,
+    actor: User | None = None,
+    channel: Channel = Channel.CLI,
+) -> User:
+    """Change a user's routing weight, open-lead cap or shift."""
+    user = await require_by_telegram_id(session, telegram_id)
+    if weight is not None:
+        if weight < 1:
+            raise InvalidInput("a weight is a whole number of 1 or more")
+        user.weight = weight
+    if max_open_leads is not None:
+        if max_open_leads < 0:
+            raise InvalidInput("a cap is 0 (none) or more")
+        user.max_open_leads = max_open_leads or None
+    if on_shift is not None:
+        user.on_shift = on_shift
+    audit.record(
+        session,
+        actor=actor,
+        channel=channel,
+        entity="user",
+        entity_id=user.id,
+        action="update",
+        after={
+            "weight": user.weight,
+            "on_shift": user.on_shift,
+            "max_open_leads": user.max_open_leads,
+        },
+    )
+    await session.commit()
+    return user

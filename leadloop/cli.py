@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from core import migrate
-from leadloop.commands import export, teams, users
+from leadloop.commands import deliveries, export, sources, teams, users
 from leadloop.runtime import fail, settings_or_exit
 
 app = typer.Typer(help="LeadLoop: a chat-first CRM for field sales teams.", no_args_is_help=True)
@@ -15,6 +15,9 @@ app.add_typer(db, name="db")
 app.add_typer(teams.app, name="team")
 app.add_typer(users.app, name="user")
 app.add_typer(export.app, name="export")
+app.add_typer(sources.app, name="source")
+app.add_typer(sources.routes, name="route")
+app.add_typer(deliveries.app, name="deliveries")
 
 
 @app.command()

@@ -20,6 +20,9 @@ from core.scheduler import build_scheduler
 from core.settings import Settings, SettingsError
 from leadloop.runtime import fail
 from webhooks.app import create_app
+from webhooks.graph import GraphClient
+from webhooks.leads import leads_router
+from webhooks.metrics import Metrics, metrics_router
 from webhooks.telegram import PATH as TELEGRAM_PATH
 from webhooks.telegram import telegram_router
 
@@ -67,7 +70,16 @@ def build_app(settings: Settings) -> FastAPI:
     )
     scheduler = build_scheduler(sessions)
     updates = _Updates(bot, dispatcher)
-    routers: list[APIRouter] = []
+    metrics = Metrics()
+    routers: list[APIRouter] = [
+        leads_router(
+            sessions=sessions,
+            max_bytes=settings.webhook_max_bytes,
+            metrics=metrics,
+            graph=GraphClient(settings.meta_graph_url),
+        ),
+        metrics_router(metrics),
+    ]
     if settings.public_url and settings.webhook_secret:
         routers.append(
             telegram_router(

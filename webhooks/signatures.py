@@ -21,40 +21,41 @@ def _hmac(key: bytes, message: bytes) -> bytes:
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
-def _same(given: str, expected: str) -> bool:
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings."""
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def typeform(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """`Typeform-Signature: sha256=<base64 HMAC-SHA256 of the body>`."""
     digest = base64.b64encode(_hmac(secret.encode(), body)).decode()
-    return _same(headers.get("typeform-signature", ""), f"sha256={digest}")
+    return same(headers.get("typeform-signature", ""), f"sha256={digest}")
 
 
 def tally(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """`Tally-Signature: <base64 HMAC-SHA256 of the body>`."""
     digest = base64.b64encode(_hmac(secret.encode(), body)).decode()
-    return _same(headers.get("tally-signature", ""), digest)
+    return same(headers.get("tally-signature", ""), digest)
 
 
 def meta(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` with the app secret."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return _same(headers.get("x-hub-signature-256", ""), f"sha256={digest}")
+    return same(headers.get("x-hub-signature-256", ""), f"sha256={digest}")
 
 
 def google_forms(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """`X-LeadLoop-Signature: sha256=<base64 HMAC-SHA256>`, as the README's Apps Script signs."""
     digest = base64.b64encode(_hmac(secret.encode(), body)).decode()
-    return _same(headers.get("x-leadloop-signature", ""), f"sha256={digest}")
+    return same(headers.get("x-leadloop-signature", ""), f"sha256={digest}")
 
 
 def tilda(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """Tilda signs nothing: its API key arrives as a header, or as a form or JSON field."""
     for name in ("x-api-key", "api-key", "x-leadloop-key"):
         if name in headers:
-            return _same(headers[name], secret)
-    return _same(_body_field(body, ("api_key", "apikey", "key")), secret)
+            return same(headers[name], secret)
+    return same(_body_field(body, ("api_key", "apikey", "key")), secret)
 
 
 def _body_field(body: bytes, names: tuple[str, ...]) -> str:
@@ -74,7 +75,7 @@ def standard_webhooks(secret: str, headers: Mapping[str, str], body: bytes, now:
     The whole secret as `Authorization: Bearer <secret>` is accepted as well."""
     authorization = headers.get("authorization", "")
     if authorization.startswith("Bearer "):
-        return _same(authorization.removeprefix("Bearer "), secret)
+        return same(authorization.removeprefix("Bearer "), secret)
     message_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
     if not message_id or not timestamp.isdigit():
@@ -88,4 +89,4 @@ def standard_webhooks(secret: str, headers: Mapping[str, str], body: bytes, now:
     signed = f"{message_id}.{timestamp}.".encode() + body
     expected = base64.b64encode(_hmac(key, signed)).decode()
     offered = headers.get("webhook-signature", "").split()
-    return any(_same(part.split(",", 1)[1], expected) for part in offered if part.startswith("v1,"))
+    return any(same(part.split(",", 1)[1], expected) for part in offered if part.startswith("v1,"))

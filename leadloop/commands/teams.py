@@ -68,6 +68,18 @@ def set_(
     manager_chat: Annotated[
         str | None, typer.Option(help="Telegram chat id for manager alerts, or 'none'.")
     ] = None,
+    offer_mode: Annotated[
+        str | None, typer.Option(help="direct (one rep at a time) or group (first tap wins).")
+    ] = None,
+    group_chat: Annotated[
+        str | None, typer.Option(help="Telegram id of the team's group for group offers.")
+    ] = None,
+    max_open_leads: Annotated[
+        str | None, typer.Option(help="Cap on open leads per rep, or 'none'.")
+    ] = None,
+    reclaim_cooldown: Annotated[
+        str | None, typer.Option(help="Wait before re-claiming a lead one let go, e.g. 24h.")
+    ] = None,
 ) -> None:
     """Change a team's settings."""
     values = _given(
@@ -81,6 +93,10 @@ def set_(
         stale_days=stale_days,
         digest_time=digest_time,
         manager_chat=manager_chat,
+        offer_mode=offer_mode,
+        group_chat=group_chat,
+        max_open_leads=max_open_leads,
+        reclaim_cooldown=reclaim_cooldown,
     )
     if not values:
         raise typer.BadParameter("give at least one setting to change, e.g. --claim-window 15m")
@@ -108,5 +124,7 @@ def describe(team: Team) -> str:
         f"{team.name}\tcountry={team.country} timezone={team.timezone} currency={team.currency} "
         f"locale={team.locale} preset={team.preset} claim-window={claim_minutes:g}m "
         f"stale-days={team.stale_days} digest-time={team.digest_time:%H:%M} "
-        f"manager-chat={team.manager_chat_id or 'none'}"
+        f"manager-chat={team.manager_chat_id or 'none'} offer-mode={team.offer_mode} "
+        f"group-chat={team.group_chat_id or 'none'} max-open-leads={team.max_open_leads or 'none'} "
+        f"reclaim-cooldown={team.reclaim_cooldown_seconds / 3600:g}h"
     )

@@ -113,3 +113,30 @@ def list_() -> None:
         typer.echo(
             f"{user.telegram_id}\t{user.display_name}\t{user.role}\t{team_name}\t{' '.join(flags)}"
         )
+
+
+@app.command("set")
+def set_(
+    telegram_id: Annotated[int, typer.Argument(help="The user's Telegram id.")],
+    weight: Annotated[
+        int | None, typer.Option(help="Round-robin weight (2 = twice the leads).")
+    ] = None,
+    max_open_leads: Annotated[int | None, typer.Option(help="Cap on open leads; 0 = none.")] = None,
+    shift: Annotated[bool | None, typer.Option("--on-shift/--off-shift", help="Shift.")] = None,
+) -> None:
+    """Change a user's routing weight, open-lead cap or shift."""
+
+    async def work(session: AsyncSession, _: Settings) -> User:
+        return await users.update_user(
+            session,
+            telegram_id=telegram_id,
+            weight=weight,
+            max_open_leads=max_open_leads,
+            on_shift=shift,
+        )
+
+    user = run_in_session(work)
+    typer.echo(
+        f"{user.display_name}: weight={user.weight} "
+        f"max-open-leads={user.max_open_leads or 'none'} on-shift={user.on_shift}"
+    )

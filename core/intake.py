@@ -1,0 +1,279 @@
+"""Lead intake: a verified delivery becomes leads (or activities on known ones), journalled.
+
+The raw delivery, the leads it creates and their offers commit in ONE transaction: either
+all of it is kept or none, so nothing received is ever lost or half-done. Redeliveries are
+recognised by the vendor's event id (or a content hash) for 72 hours and create nothing new.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import outbox, tags
+from core.contacts import normalize_email, normalize_phone
+from core.errors import InvalidInput, NotFound
+from core.leads import find_duplicate
+from core.mapping import Inbound, Item, extract, items
+from core.models import (
+    Activity,
+    IntakeKey,
+    Lead,
+    LeadSource,
+    LeadState,
+    StageChange,
+    Team,
+    User,
+    WebhookDelivery,
+)
+from core.payloads import parse_body
+from core.pipelines import preset
+from core.routing import route
+
+#: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
+KEY_LIFETIME = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What arrived over HTTP, as received."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    #: The vendor's event id or Idempotency-Key; None means "hash the body".
+    key: str | None
+
+
+@dataclass(frozen=True)
+class Received:
+    outcome: str  # accepted or duplicate
+    lead_ids: list[int]
+    delivery_id: int
+
+
+def idempotency_key(delivery: Delivery) -> str:
+    return delivery.key or "sha256:" + hashlib.sha256(delivery.body).hexdigest()
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    source: LeadSource,
+    delivery: Delivery,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+) -> Received:
+    """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable."""
+    key = idempotency_key(delivery)
+    if not await _remember(session, source, key, now):
+        journal = _journal(source, delivery, key, "duplicate", now)
+        session.add(journal)
+        await session.commit()
+        return Received("duplicate", [], journal.id or 0)
+    team = await session.get_one(Team, source.team_id)
+    try:
+        prepared = [_prepare(inbound, team) for inbound in inbounds]
+        if not prepared:
+            raise InvalidInput("the delivery holds no lead", code="no_lead", field="body")
+    except InvalidInput as error:
+        await session.rollback()
+        await reject(session, source=source, delivery=delivery, error=error, now=now)
+        raise
+    lead_ids = [
+        await _take(session, source, team, inbound, phone, email, now)
+        for inbound, phone, email in prepared
+    ]
+    journal = _journal(source, delivery, key, "accepted", now, lead_ids[0])
+    session.add(journal)
+    await session.commit()
+    return Received("accepted", lead_ids, journal.id or 0)
+
+
+async def _remember(session: AsyncSession, source: LeadSource, key: str, now: datetime) -> bool:
+    """Store the key; False if it is known (a redelivery)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(IntakeKey.__table__)  # type: ignore[attr-defined]
+        .values(source_id=source.id, key=key[:200], received_at=now)
+        .on_conflict_do_nothing(index_elements=["source_id", "key"])
+    )
+    result = await session.exec(statement)
+    return result.rowcount == 1
+
+
+def _prepare(inbound: Inbound, team: Team) -> tuple[Inbound, Any, str | None]:
+    phone = normalize_phone(inbound.phone, team.country) if inbound.phone else None
+    email = normalize_email(inbound.email) if inbound.email else None
+    if phone is None and email is None:
+        raise InvalidInput(
+            "no way to reach the person: no phone and no email", code="no_contact", field="phone"
+        )
+    return inbound, phone, email
+
+
+async def reject(
+    session: AsyncSession,
+    *,
+    source: LeadSource,
+    delivery: Delivery,
+    error: Exception,
+    now: datetime,
+) -> None:
+    """Keep a delivery that could not become leads, to replay it once the cause is fixed."""
+    session.add(_journal(source, delivery, None, "rejected", now, error=str(error)))
+    await session.commit()
+
+
+async def _take(
+    session: AsyncSession,
+    source: LeadSource,
+    team: Team,
+    inbound: Inbound,
+    phone: Any,
+    email: str | None,
+    now: datetime,
+) -> int:
+    existing = await find_duplicate(
+        session, team_id=team.id, phone_e164=phone.e164 if phone else None, email=email
+    )
+    if existing is not None:
+        await _came_back(session, existing, source, inbound, now)
+        return existing.id or 0
+    lead = Lead(
+        team_id=team.id or 0,
+        name=(inbound.name or phone.raw if phone else inbound.name) or email or "",
+        phone_raw=phone.raw if phone else None,
+        phone_e164=phone.e164 if phone else None,
+        phone_valid=phone.valid if phone else True,
+        email=email,
+        source=source.name,
+        campaign=source.campaign or inbound.utm.get("utm_campaign"),
+        region=inbound.region,
+        profile=dict(inbound.profile),
+        stage=preset(team.preset).first_stage,
+        created_at=now,
+        state=LeadState.POOL,
+        **{name: value[:200] for name, value in inbound.utm.items()},
+    )
+    session.add(lead)
+    await session.flush()
+    session.add(StageChange(lead_id=lead.id or 0, to_stage=lead.stage, at=now))
+    await tags.attach(session, lead, source.tags)
+    if inbound.comment:
+        session.add(
+            Activity(
+                lead_id=lead.id or 0, channel="form", summary=inbound.comment[:4000], created_at=now
+            )
+        )
+    await route(session, lead=lead, team=team, now=now)
+    return lead.id or 0
+
+
+def _display_name(inbound: Inbound, phone: Any, email: str | None) -> str:
+    """The form's name, else the contact itself: a lead always has something to call it."""
+    return (inbound.name or (phone.raw if phone else None) or email or "?").strip()[:200]
+
+
+async def _came_back(
+    session: AsyncSession, lead: Lead, source: LeadSource, inbound: Inbound, now: datetime
+) -> None:
+    """A known person asked again: an activity on their lead, and a word to its owner."""
+    summary = inbound.comment or ""
+    session.add(
+        Activity(
+            lead_id=lead.id or 0,
+            channel="form",
+            summary=summary[:4000],
+            next_step=None,
+            created_at=now,
+            intent="up",
+        )
+    )
+    lead.last_touch_at = now
+    if lead.owner_id is None:
+        return
+    owner = await session.get_one(User, lead.owner_id)
+    await outbox.enqueue(
+        session,
+        kind="lead_returned",
+        chat_id=owner.telegram_id,
+        recipient_id=owner.id,
+        params={"lead_id": lead.id, "lead_name": lead.name, "source": source.name},
+        dedup_key=f"returned:{lead.id}:{now.isoformat()}",
+    )
+
+
+def _journal(
+    source: LeadSource,
+    delivery: Delivery,
+    key: str | None,
+    outcome: str,
+    now: datetime,
+    lead_id: int | None = None,
+    error: str | None = None,
+) -> WebhookDelivery:
+    return WebhookDelivery(
+        source_id=source.id or 0,
+        received_at=now,
+        headers=dict(delivery.headers),
+        body=delivery.body,
+        idempotency_key=key,
+        outcome=outcome,
+        error=error,
+        lead_id=lead_id,
+    )
+
+
+async def forget_old_keys(session: AsyncSession, now: datetime) -> None:
+    """Idempotency keys older than the vendors' retry windows are let go."""
+    await session.exec(delete(IntakeKey).where(col(IntakeKey.received_at) < now - KEY_LIFETIME))
+    await session.commit()
+
+
+Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
+_EVENT_HEADERS = ("webhook-id", "idempotency-key")
+
+
+async def read(
+    source: LeadSource, headers: Mapping[str, str], body: bytes, fill: Fill | None = None
+) -> tuple[list[Inbound], str | None]:
+    """The leads a delivery describes and its idempotency key; `fill` fetches Meta's fields."""
+    content_type = headers.get("content-type", "application/json")
+    found = items(source.kind, parse_body(content_type, body))
+    if source.kind == "meta" and fill is not None:
+        found = await fill(found, source.access_token)
+    return [extract(source.mapping, item.fields) for item in found], _event_key(headers, found)
+
+
+def _event_key(headers: Mapping[str, str], found: list[Item]) -> str | None:
+    """The sender's id for this delivery: a header, else the vendor's event ids."""
+    for name in _EVENT_HEADERS:
+        if headers.get(name):
+            return f"{name}:{headers[name]}"
+    ids = [item.event_id for item in found]
+    if not ids or not all(ids):
+        return None
+    joined = ",".join(str(event_id) for event_id in ids)
+    return "event:" + (
+        joined if len(joined) <= 180 else hashlib.sha256(joined.encode()).hexdigest()
+    )
+
+
+async def replay(
+    session: AsyncSession, *, delivery_id: int, now: datetime, fill: Fill | None = None
+) -> Received:
+    """Run a rejected delivery through intake again (after its mapping was fixed)."""
+    journal = await session.get(WebhookDelivery, delivery_id)
+    if journal is None or journal.outcome != "rejected":
+        raise NotFound(f"no rejected delivery {delivery_id}", code="delivery_not_found")
+    source = await session.get_one(LeadSource, journal.source_id)
+    inbounds, key = await read(source, journal.headers, journal.body, fill)
+    journal.outcome = "replayed"
+    delivery = Delivery(journal.headers, journal.body, key)
+    return await receive(session, source=source, delivery=delivery, inbounds=inbounds, now=now)

@@ -1,0 +1,136 @@
+"""Lead sources: a web form or sender, its endpoint name, secret, mapping, team and tags."""
+
+import re
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import audit
+from core.errors import Conflict, InvalidInput, NotFound
+from core.mapping import DEFAULT_KEYS, KINDS, UTM_FIELDS
+from core.models import Channel, LeadSource
+from core.tags import clean as clean_tag
+from core.teams import get_team
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Fields a mapping may fill: the lead's own, utm_*, or profile.<attribute>.
+MAPPABLE = (*DEFAULT_KEYS, *UTM_FIELDS)
+
+
+def endpoint(name: str) -> str:
+    """The HTTP path a source's sender posts to."""
+    return f"/webhooks/leads/{name}"
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """`field=path` pairs, e.g. `phone=contact.phone` or `profile.rooms=Rooms`."""
+    mapping = {}
+    for pair in pairs:
+        target, _, path = pair.partition("=")
+        target, path = target.strip(), path.strip()
+        if not path or not (target in MAPPABLE or target.startswith("profile.")):
+            fields = ", ".join(MAPPABLE)
+            raise InvalidInput(
+                f"{pair!r}: write FIELD=PATH with FIELD one of {fields}, profile.KEY"
+            )
+        mapping[target] = path
+    return mapping
+
+
+async def get_source(session: AsyncSession, name: str) -> LeadSource:
+    source = (await session.exec(select(LeadSource).where(LeadSource.name == name))).first()
+    if source is None:
+        raise NotFound(f"no source named {name!r}", code="source_not_found")
+    return source
+
+
+async def list_sources(session: AsyncSession) -> list[LeadSource]:
+    return list((await session.exec(select(LeadSource).order_by(col(LeadSource.name)))).all())
+
+
+async def add_source(
+    session: AsyncSession, *, name: str, kind: str, values: dict[str, Any]
+) -> LeadSource:
+    if not _NAME.match(name):
+        raise InvalidInput("a source name is 1-64 of a-z 0-9 _ - (it becomes the URL)")
+    if kind not in KINDS:
+        raise InvalidInput(f"{kind!r} is not one of the kinds: {', '.join(KINDS)}")
+    source = LeadSource(name=name, kind=kind)
+    await _apply(session, source, values)
+    session.add(source)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(f"a source named {name!r} exists already") from None
+    audit.record(
+        session,
+        actor=None,
+        channel=Channel.CLI,
+        entity="source",
+        entity_id=source.id,
+        action="create",
+        after={"name": name, "kind": kind},
+    )
+    await session.commit()
+    return source
+
+
+async def update_source(session: AsyncSession, *, name: str, values: dict[str, Any]) -> LeadSource:
+    source = await get_source(session, name)
+    await _apply(session, source, values)
+    audit.record(
+        session,
+        actor=None,
+        channel=Channel.CLI,
+        entity="source",
+        entity_id=source.id,
+        action="update",
+        after={
+            key: str(value)
+            for key, value in values.items()
+            if key not in ("secret", "access_token")
+        },
+    )
+    await session.commit()
+    return source
+
+
+async def _apply(session: AsyncSession, source: LeadSource, values: dict[str, Any]) -> None:
+    if "team" in values:
+        source.team_id = (await get_team(session, values["team"])).id
+    if "secret" in values:
+        source.secret = _secret(source.kind, values["secret"])
+    for plain in ("verify_token", "access_token", "campaign"):
+        if plain in values:
+            setattr(source, plain, values[plain] or None)
+    if "mapping" in values:
+        source.mapping = {**source.mapping, **parse_mapping(values["mapping"])}
+    if "tags" in values:
+        source.tags = sorted({*source.tags, *(clean_tag(tag) for tag in values["tags"])})
+    if "rate" in values:
+        source.rate_per_second = _positive(values["rate"], "rate")
+    if "burst" in values:
+        source.rate_burst = int(_positive(values["burst"], "burst"))
+    if source.team_id is None:
+        raise InvalidInput("a source needs --team: leads must land in a team")
+
+
+def _secret(kind: str, secret: str | None) -> str | None:
+    if secret and not 1 <= len(secret) <= 256:
+        raise InvalidInput("a secret has 1 to 256 characters")
+    if secret and kind == "generic" and not secret.startswith("whsec_"):
+        raise InvalidInput("a generic source's secret is a Standard Webhooks key: whsec_<base64>")
+    return secret or None
+
+
+def _positive(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise InvalidInput(f"{what} must be a number above zero")
+    return number

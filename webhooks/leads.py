@@ -1,0 +1,155 @@
+"""`POST /webhooks/leads/{name}`: web forms push leads in; answers say exactly what happened.
+
+Checked in this order: unknown source 404; body too large 413 (before it is read whole);
+missing or wrong signature 401; over the source's rate 429 with Retry-After; unparsable or
+unreachable person 422 naming the field; accepted, redelivery included, 200. Never a 3xx,
+never a 500 for bad input.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import intake, sources
+from core.errors import InvalidInput, NotFound
+from core.models import LeadSource, utcnow
+from webhooks import signatures
+from webhooks.body import read_limited
+from webhooks.graph import GraphClient, GraphUnavailable
+from webhooks.metrics import Metrics
+from webhooks.ratelimit import SourceRates
+
+
+def leads_router(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    max_bytes: int,
+    metrics: Metrics,
+    graph: GraphClient,
+    clock: Callable[[], Any] = utcnow,
+) -> APIRouter:
+    router = APIRouter(tags=["lead webhooks"])
+    rates = SourceRates()
+
+    @router.post(
+        "/webhooks/leads/{name}",
+        responses={
+            401: {"description": "missing or wrong signature"},
+            404: {"description": "unknown source"},
+            413: {"description": "body too large"},
+            422: {"description": "no usable lead"},
+            429: {"description": "over the source's rate"},
+        },
+    )
+    async def receive_leads(name: str, request: Request) -> JSONResponse:
+        """Receive one delivery (a lead, or a batch) from a web form or sender."""
+        source = await _source(sessions, name, metrics)
+        body = await _body(request, max_bytes, name, metrics)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        if source.kind == "tilda" and body.strip() == b"test=test":
+            return JSONResponse({"ok": True, "outcome": "connection test"})
+        if not _authentic(source, headers, body, clock()):
+            metrics.count(name, "unauthenticated")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong signature")
+        wait = await rates.retry_after(name, source.rate_per_second, source.rate_burst)
+        if wait is not None:
+            metrics.count(name, "rate_limited")
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many requests",
+                headers={"Retry-After": str(wait)},
+            )
+        return await _receive(sessions, source, headers, body, graph, clock(), metrics)
+
+    @router.get("/webhooks/leads/{name}", response_class=PlainTextResponse)
+    async def meta_handshake(name: str, request: Request) -> str:
+        """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
+        source = await _source(sessions, name, metrics)
+        query = request.query_params
+        token = query.get("hub.verify_token", "")
+        if (
+            source.kind != "meta"
+            or query.get("hub.mode") != "subscribe"
+            or not source.verify_token
+            or not signatures.same(token, source.verify_token)
+        ):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "verification failed")
+        return query.get("hub.challenge", "")
+
+    return router
+
+
+async def _source(
+    sessions: async_sessionmaker[AsyncSession], name: str, metrics: Metrics
+) -> LeadSource:
+    async with sessions() as session:
+        try:
+            return await sources.get_source(session, name)
+        except NotFound:
+            metrics.count("unknown", "unknown_source")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
+
+
+async def _body(request: Request, max_bytes: int, name: str, metrics: Metrics) -> bytes:
+    try:
+        return await read_limited(request, max_bytes)
+    except HTTPException:
+        metrics.count(name, "too_large")
+        raise
+
+
+def _authentic(source: LeadSource, headers: dict[str, str], body: bytes, now: Any) -> bool:
+    secret = source.secret
+    if source.kind == "tilda" and secret is None:
+        return True  # Tilda signs nothing; without a key, unsigned posts are accepted
+    if secret is None:
+        return False
+    checks = {
+        "typeform": signatures.typeform,
+        "tally": signatures.tally,
+        "meta": signatures.meta,
+        "tilda": signatures.tilda,
+        "google-forms": signatures.google_forms,
+    }
+    if source.kind in checks:
+        return checks[source.kind](secret, headers, body)
+    return signatures.standard_webhooks(secret, headers, body, now)
+
+
+async def _receive(
+    sessions: async_sessionmaker[AsyncSession],
+    source: LeadSource,
+    headers: dict[str, str],
+    body: bytes,
+    graph: GraphClient,
+    now: Any,
+    metrics: Metrics,
+) -> JSONResponse:
+    try:
+        inbounds, key = await intake.read(source, headers, body, graph.fill)
+        async with sessions() as session:
+            received = await intake.receive(
+                session,
+                source=source,
+                delivery=intake.Delivery(headers, body, key),
+                inbounds=inbounds,
+                now=now,
+            )
+    except GraphUnavailable as error:
+        metrics.count(source.name, "graph_unavailable")
+        async with sessions() as session:
+            delivery = intake.Delivery(headers, body, None)
+            await intake.reject(session, source=source, delivery=delivery, error=error, now=now)
+        return JSONResponse(
+            {"ok": False, "error": str(error)}, status_code=503, headers={"Retry-After": "60"}
+        )
+    except InvalidInput as error:
+        metrics.count(source.name, "rejected")
+        field = error.params.get("field", "body")
+        return JSONResponse({"ok": False, "field": field, "error": str(error)}, status_code=422)
+    metrics.count(source.name, received.outcome)
+    return JSONResponse({"ok": True, "outcome": received.outcome, "leads": received.lead_ids})
