@@ -6,7 +6,7 @@ recognised by the vendor's event id (or a content hash) for 72 hours and create 
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,10 @@ from core.routing import route
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
 KEY_LIFETIME = timedelta(hours=72)
+#: Headers in which senders name a delivery, before the vendors' own event ids.
+_EVENT_HEADERS = ("webhook-id", "idempotency-key")
+
+Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,24 @@ async def receive(
     session: AsyncSession,
     *,
     source: LeadSource,
-    delivery: Delivery,
-    inbounds: Sequence[Inbound],
+    headers: Mapping[str, str],
+    body: bytes,
     now: datetime,
+    fill: Fill | None = None,
 ) -> Received:
-    """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable."""
+    """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable.
+
+    `fill` fetches what the payload only points to (Meta's lead fields); it may raise, and
+    then the delivery is journalled as rejected too.
+    """
+    try:
+        inbounds, event_key = await read(source, headers, body, fill)
+    except Exception as error:
+        await reject(
+            session, source=source, delivery=Delivery(headers, body, None), error=error, now=now
+        )
+        raise
+    delivery = Delivery(headers, body, event_key)
     key = idempotency_key(delivery)
     if not await _remember(session, source, key, now):
         journal = _journal(source, delivery, key, "duplicate", now)
@@ -236,10 +253,6 @@ async def forget_old_keys(session: AsyncSession, now: datetime) -> None:
     await session.commit()
 
 
-Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
-_EVENT_HEADERS = ("webhook-id", "idempotency-key")
-
-
 async def read(
     source: LeadSource, headers: Mapping[str, str], body: bytes, fill: Fill | None = None
 ) -> tuple[list[Inbound], str | None]:
@@ -273,7 +286,7 @@ async def replay(
     if journal is None or journal.outcome != "rejected":
         raise NotFound(f"no rejected delivery {delivery_id}", code="delivery_not_found")
     source = await session.get_one(LeadSource, journal.source_id)
-    inbounds, key = await read(source, journal.headers, journal.body, fill)
     journal.outcome = "replayed"
-    delivery = Delivery(journal.headers, journal.body, key)
-    return await receive(session, source=source, delivery=delivery, inbounds=inbounds, now=now)
+    return await receive(
+        session, source=source, headers=journal.headers, body=journal.body, now=now, fill=fill
+    )

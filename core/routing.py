@@ -6,7 +6,7 @@ inactive, off shift, unreachable, full (open-lead cap) or cooling down are skipp
 candidate: the lead goes to the team's pool and every manager of the team is told.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
@@ -61,7 +61,7 @@ async def pick(
             .order_by(col(RoutingRule.position), col(RoutingRule.id))
         )
     ).all()
-    rule = next((rule for rule in rules if await _matches(session, rule, lead)), None)
+    rule = await _first_match(session, rules, lead)
     candidates = [
         rep
         for rep in await available_reps(session, team=team, now=now, lead=lead)
@@ -79,6 +79,15 @@ async def pick(
             key=lambda rep: (loads.get(rep.id or 0, 0) / max(rep.weight, 1), rep.id or 0),
         )
     return min(candidates, key=lambda rep: (rep.route_credit, rep.id or 0))
+
+
+async def _first_match(
+    session: AsyncSession, rules: Sequence[RoutingRule], lead: Lead
+) -> RoutingRule | None:
+    for rule in rules:
+        if await _matches(session, rule, lead):
+            return rule
+    return None
 
 
 async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool:

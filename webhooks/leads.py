@@ -130,20 +130,12 @@ async def _receive(
     metrics: Metrics,
 ) -> JSONResponse:
     try:
-        inbounds, key = await intake.read(source, headers, body, graph.fill)
         async with sessions() as session:
             received = await intake.receive(
-                session,
-                source=source,
-                delivery=intake.Delivery(headers, body, key),
-                inbounds=inbounds,
-                now=now,
+                session, source=source, headers=headers, body=body, now=now, fill=graph.fill
             )
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
-        async with sessions() as session:
-            delivery = intake.Delivery(headers, body, None)
-            await intake.reject(session, source=source, delivery=delivery, error=error, now=now)
         return JSONResponse(
             {"ok": False, "error": str(error)}, status_code=503, headers={"Retry-After": "60"}
         )

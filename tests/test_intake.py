@@ -1,0 +1,302 @@
+"""Lead webhooks end to end through FastAPI: each vendor, each refusal, redelivery, routing."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import sources
+from core.models import Activity, Lead, LeadOffer, OutboxMessage, User, WebhookDelivery
+from tests import factories
+from webhooks.app import create_app
+from webhooks.graph import GraphClient
+from webhooks.leads import leads_router
+from webhooks.metrics import Metrics, metrics_router
+
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
+WHSEC = "whsec_" + base64.b64encode(b"k" * 24).decode()
+
+
+def sample(vendor: str, name: str) -> dict:
+    data = json.loads((SAMPLES / f"{vendor}.json").read_text())
+    if name == "vector":
+        return data["test_vector"]
+    return next(item for item in data["requests"] if item["name"].startswith(name))
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[str]:
+    """A stand-in for Meta's Graph API: any leadgen id has a name, phone and email."""
+
+    async def lead(request: web.Request) -> web.Response:
+        leadgen_id = request.match_info["id"]
+        if request.query.get("access_token") != "page-token":
+            return web.json_response({"error": {"message": "bad token"}}, status=400)
+        return web.json_response(
+            {
+                "id": leadgen_id,
+                "field_data": [
+                    {"name": "full_name", "values": [f"Meta {leadgen_id[-3:]}"]},
+                    {"name": "phone_number", "values": [f"+1415555{leadgen_id[-4:]}"]},
+                    {"name": "email", "values": [f"m{leadgen_id[-3:]}@example.com"]},
+                ],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/{id}", lead)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def client(
+    sessions: async_sessionmaker[AsyncSession], graph: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    metrics = Metrics()
+    app = create_app(
+        routers=[
+            leads_router(
+                sessions=sessions, max_bytes=64 * 1024, metrics=metrics, graph=GraphClient(graph)
+            ),
+            metrics_router(metrics),
+        ]
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def team(session: AsyncSession):
+    team = await factories.team(session, "Alpha", country="RU")
+    for name in ("Anna", "Boris"):
+        await factories.user(session, team, name=name)
+    await factories.user(session, team, role="manager", name="Maria")
+    return team
+
+
+async def add_source(session: AsyncSession, name: str, kind: str, **values: object) -> None:
+    await sources.add_source(session, name=name, kind=kind, values={"team": "Alpha", **values})
+
+
+def standard(body: bytes, message_id: str = "msg_1") -> dict[str, str]:
+    stamp = str(int(time.time()))
+    key = base64.b64decode(WHSEC.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{message_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        "content-type": "application/json",
+    }
+
+
+async def leads_of(session: AsyncSession) -> list[Lead]:
+    session.expire_all()
+    return list((await session.exec(select(Lead).order_by(col(Lead.id)))).all())
+
+
+async def test_a_generic_lead_is_offered_to_a_rep_once(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC, tags=["web"])
+    body = json.dumps(
+        {"name": "Анна", "phone": "8 (912) 345-67-89", "comment": "kitchen", "utm_source": "google"}
+    ).encode()
+    response = await client.post("/webhooks/leads/site", content=body, headers=standard(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "accepted"
+    again = await client.post("/webhooks/leads/site", content=body, headers=standard(body))
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164, lead.state, lead.source, lead.utm_source) == (
+        "Анна",
+        "+79123456789",
+        "offered",
+        "site",
+        "google",
+    )
+    offer = (await session.exec(select(LeadOffer))).one()
+    assert offer.user_id == lead.owner_id and offer.outcome == "pending"
+    push = (await session.exec(select(OutboxMessage))).one()
+    assert (push.kind, push.recipient_id) == ("lead_offer", lead.owner_id)
+    journal = (await session.exec(select(WebhookDelivery.outcome))).all()
+    assert journal == ["accepted", "duplicate"]
+    assert (await session.exec(select(Activity.summary))).all() == ["kitchen"]
+
+
+async def test_refusals_in_their_order(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = json.dumps({"name": "X", "phone": "+79123456789"}).encode()
+    assert (await client.post("/webhooks/leads/nope", content=body)).status_code == 404
+    huge = b"{" + b" " * (70 * 1024) + b"}"
+    assert (
+        await client.post("/webhooks/leads/site", content=huge, headers=standard(huge))
+    ).status_code == 413
+    assert (await client.post("/webhooks/leads/site", content=body)).status_code == 401
+    forged = {**standard(body), "webhook-signature": "v1,AAAA"}
+    assert (
+        await client.post("/webhooks/leads/site", content=body, headers=forged)
+    ).status_code == 401
+    bad = b"{not json"
+    response = await client.post("/webhooks/leads/site", content=bad, headers=standard(bad, "m2"))
+    assert response.status_code == 422
+    nobody = json.dumps({"name": "No contact"}).encode()
+    response = await client.post(
+        "/webhooks/leads/site", content=nobody, headers=standard(nobody, "m3")
+    )
+    assert (response.status_code, response.json()["field"]) == (422, "phone")
+    assert await leads_of(session) == []
+    journal = (await session.exec(select(WebhookDelivery.outcome))).all()
+    assert journal == ["rejected", "rejected"]  # unauthenticated and oversized are not stored
+    metrics = (await client.get("/metrics")).text
+    assert 'source="site",outcome="unauthenticated"} 2' in metrics
+
+
+async def test_bearer_secret_batches_and_dedup_by_phone(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "zap", "generic", secret=WHSEC)
+    batch = [
+        {"name": "A", "phone": "+7 912 345 67 89"},
+        {"name": "B", "email": "B@x.ru"},
+        {"name": "A again", "phone": "89123456789"},
+    ]
+    response = await client.post(
+        "/webhooks/leads/zap", json=batch, headers={"authorization": f"Bearer {WHSEC}"}
+    )
+    assert response.status_code == 200, response.text
+    names = [lead.name for lead in await leads_of(session)]
+    assert names == ["A", "B"]
+
+
+async def test_typeform_sample_with_its_signature(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    vector = sample("typeform", "vector")
+    await add_source(session, "tf", "typeform", secret=vector["secret"])
+    body = sample("typeform", "form_response")["body_raw"].encode()
+    headers = {
+        "typeform-signature": vector["Typeform-Signature"],
+        "content-type": "application/json",
+    }
+    response = await client.post("/webhooks/leads/tf", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.email) == ("Laura", "laura@example.com")
+    forged = await client.post("/webhooks/leads/tf", content=body + b" ", headers=headers)
+    assert forged.status_code == 401
+
+
+async def test_tally_sample_with_its_signature(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    vector = sample("tally", "vector")
+    await add_source(session, "tally", "tally", secret=vector["signing_secret"])
+    body = sample("tally", "FORM_RESPONSE")["body_raw"].encode()
+    headers = {"tally-signature": vector["Tally-Signature"], "content-type": "application/json"}
+    response = await client.post("/webhooks/leads/tally", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert (lead.phone_e164, lead.email, lead.utm_campaign) == (
+        "+32491223344",
+        "alice@example.com",
+        "newsletter",
+    )
+    missing = await client.post(
+        "/webhooks/leads/tally", content=body, headers={"content-type": "application/json"}
+    )
+    assert missing.status_code == 401
+
+
+async def test_tilda_connection_test_form_post_and_key(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "tilda", "tilda")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    test = await client.post("/webhooks/leads/tilda", content=b"test=test", headers=form)
+    assert test.status_code == 200
+    body = sample("tilda", "classic_form_lead")["body_raw"].encode()
+    response = await client.post("/webhooks/leads/tilda", content=body, headers=form)
+    assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164, lead.email) == (
+        "Иван Иванов",
+        "+79999999999",
+        "ivan@example.com",
+    )
+    await sources.update_source(session, name="tilda", values={"secret": "tilda-key"})
+    unsigned = await client.post("/webhooks/leads/tilda", content=body, headers=form)
+    assert unsigned.status_code == 401
+    keyed = await client.post(
+        "/webhooks/leads/tilda", content=body, headers={**form, "x-api-key": "tilda-key"}
+    )
+    assert (keyed.status_code, keyed.json()["outcome"]) == (200, "duplicate")
+
+
+async def test_meta_handshake_and_leadgen_batch(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    vector = sample("meta_lead_ads", "vector")
+    await add_source(
+        session,
+        "fb",
+        "meta",
+        secret=vector["app_secret"],
+        verify_token="meatyhamhock",
+        access_token="page-token",
+    )
+    query = "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock"
+    handshake = await client.get(f"/webhooks/leads/fb?{query}")
+    assert (handshake.status_code, handshake.text) == (200, "1158201444")
+    assert handshake.headers["content-type"].startswith("text/plain")
+    wrong = await client.get("/webhooks/leads/fb?hub.mode=subscribe&hub.verify_token=x")
+    assert wrong.status_code == 403
+    body = sample("meta_lead_ads", "leadgen_notification")["body_raw"].encode()
+    headers = {
+        "x-hub-signature-256": vector["X-Hub-Signature-256"],
+        "content-type": "application/json",
+    }
+    response = await client.post("/webhooks/leads/fb", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [lead.name for lead in await leads_of(session)] == ["Meta 123", "Meta 124"]
+
+
+async def test_a_known_person_coming_back_is_an_activity_not_a_lead(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    anna = (await session.exec(select(User).where(User.display_name == "Anna"))).one()
+    lead = await factories.lead(session, team, owner=anna, name="Known", phone="+79123456789")
+    anna_id, lead_id = anna.id, lead.id
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = json.dumps(
+        {"name": "Known?", "phone": "+7 (912) 345-67-89", "comment": "again"}
+    ).encode()
+    response = await client.post("/webhooks/leads/site", content=body, headers=standard(body))
+    assert response.json()["leads"] == [lead_id]
+    assert len(await leads_of(session)) == 1
+    push = (await session.exec(select(OutboxMessage))).one()
+    assert (push.kind, push.recipient_id, push.params["source"]) == (
+        "lead_returned",
+        anna_id,
+        "site",
+    )
