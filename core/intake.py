@@ -34,6 +34,7 @@ from core.models import (
 )
 from core.payloads import parse_body
 from core.pipelines import preset
+from core.races import retry_on_race
 from core.routing import route
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
@@ -77,8 +78,25 @@ async def receive(
     """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable.
 
     `fill` fetches what the payload only points to (Meta's lead fields); it may raise, and
-    then the delivery is journalled as rejected too.
+    then the delivery is journalled as rejected too. Two deliveries for one new person racing
+    each other meet at the database's unique index: the loser starts over and finds the
+    winner's lead.
     """
+    return await retry_on_race(
+        session,
+        lambda: _receive(session, source=source, headers=headers, body=body, now=now, fill=fill),
+    )
+
+
+async def _receive(
+    session: AsyncSession,
+    *,
+    source: LeadSource,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    fill: Fill | None = None,
+) -> Received:
     try:
         inbounds, event_key = await read(source, headers, body, fill)
     except Exception as error:

@@ -31,6 +31,7 @@ from core.models import (
 )
 from core.permissions import lead_for, may_edit, may_see, visible_leads
 from core.pipelines import preset
+from core.races import retry_on_race
 
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 
@@ -72,6 +73,19 @@ async def capture(
     channel: Channel = Channel.BOT,
 ) -> Capture:
     """Enter a lead: never a second record for a known phone or email (any format)."""
+    return await retry_on_race(
+        session, lambda: _capture(session, actor=actor, entry=entry, now=now, channel=channel)
+    )
+
+
+async def _capture(
+    session: AsyncSession,
+    *,
+    actor: User,
+    entry: NewLead,
+    now: datetime,
+    channel: Channel = Channel.BOT,
+) -> Capture:
     team = await _own_team(session, actor)
     name = entry.name.strip()
     if not name or len(name) > 200:

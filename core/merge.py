@@ -54,12 +54,16 @@ async def merge(
         )
     await tags.attach(session, keep, await tags.of_lead(session, drop.id or 0))
     await session.exec(delete(LeadTag).where(col(LeadTag.lead_id) == drop.id))
-    for field in _FILLABLE:
-        if getattr(keep, field) is None and getattr(drop, field) is not None:
-            setattr(keep, field, getattr(drop, field))
-    keep.profile = {**drop.profile, **keep.profile}
-    keep.last_touch_at = max(filter(None, (keep.last_touch_at, drop.last_touch_at, now)))
+    # The dropped lead goes first: its phone and email are unique in the team.
+    inherited = {field: getattr(drop, field) for field in _FILLABLE}
+    profile, last_touch = drop.profile, drop.last_touch_at
     await session.delete(drop)
+    await session.flush()
+    for field, value in inherited.items():
+        if getattr(keep, field) is None and value is not None:
+            setattr(keep, field, value)
+    keep.profile = {**profile, **keep.profile}
+    keep.last_touch_at = max(filter(None, (keep.last_touch_at, last_touch, now)))
     audit.record(
         session,
         actor=actor,

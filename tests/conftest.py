@@ -93,6 +93,11 @@ def database_url(migrated_database: str, tmp_path: Path) -> Iterator[str]:
 async def _truncate(url: str, tables: str) -> None:
     engine = create_engine(url)
     async with engine.begin() as connection:
+        # A test that failed mid-request may leave a connection in a transaction: end it.
+        await connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         await connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     await engine.dispose()
 

@@ -11,6 +11,9 @@ from core.models import Lead, LeadState, Team, User, utcnow
 from core.pipelines import preset
 
 _next_telegram_id = iter(range(100_001, 10**9))
+_next_phone = iter(range(1, 10**7))
+#: The default: a different number every time (a team never has two leads of one phone).
+UNIQUE = "unique"
 
 
 async def team(session: AsyncSession, name: str = "Alpha", **values: str) -> Team:
@@ -35,10 +38,12 @@ async def lead(
     *,
     owner: User | None = None,
     name: str = "Anna Li",
-    phone: str | None = "+79123456789",
+    phone: str | None = UNIQUE,
     created_at: datetime | None = None,
     **fields: Any,
 ) -> Lead:
+    if phone == UNIQUE:
+        phone = f"+7916{next(_next_phone):07d}"
     state = fields.pop("state", LeadState.OWNED if owner else LeadState.POOL)
     row = Lead(
         team_id=team.id,

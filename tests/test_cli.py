@@ -306,7 +306,9 @@ def _exportable(database: str) -> None:
     async def build(session):
         team = await factories.team(session, "Alpha")
         rep = await factories.user(session, team, name="=cmd|' /C calc'!A0")
-        await factories.lead(session, team, owner=rep, name='=HYPERLINK("x")', budget="2000000")
+        await factories.lead(
+            session, team, owner=rep, name='=HYPERLINK("x")', budget="2000000", phone="+79123456789"
+        )
         await factories.lead(session, team, name="Пётр", phone="+79123456780", email="p@x.ru")
 
     seed(database, build)

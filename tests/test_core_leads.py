@@ -234,7 +234,9 @@ async def test_merge_keeps_everything_of_both(session: AsyncSession, ru_team) ->
     keep = await factories.lead(
         session, ru_team, owner=rep, name="Anna", phone=None, email="anna@x.ru"
     )
-    drop = await factories.lead(session, ru_team, owner=rep, name="Anna L", budget="900")
+    drop = await factories.lead(
+        session, ru_team, owner=rep, name="Anna L", budget="900", phone="+79123456789"
+    )
     now = utcnow()
     session.add(Activity(lead_id=drop.id, channel="call", summary="hi", created_at=now))
     session.add(Task(lead_id=drop.id, title="call back", due_at=now, created_at=now))

@@ -1,5 +1,6 @@
 """Lead webhooks end to end through FastAPI: each vendor, each refusal, redelivery, routing."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -300,3 +301,29 @@ async def test_a_known_person_coming_back_is_an_activity_not_a_lead(
         anna_id,
         "site",
     )
+
+
+async def test_100_parallel_webhooks_for_20_people_make_20_leads_each_offered_once(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    bodies = [
+        json.dumps(
+            {"name": f"P{n % 20}", "phone": f"+7 916 000 00 {n % 20:02d}", "comment": f"try {n}"}
+        ).encode()
+        for n in range(100)
+    ]
+    responses = await asyncio.gather(
+        *(
+            client.post("/webhooks/leads/site", content=body, headers=standard(body, f"m{n}"))
+            for n, body in enumerate(bodies)
+        )
+    )
+    assert {response.status_code for response in responses} == {200}
+    leads = await leads_of(session)
+    assert len(leads) == 20
+    assert all(lead.state == "offered" and lead.owner_id for lead in leads)
+    offers = (await session.exec(select(LeadOffer))).all()
+    assert sorted(offer.lead_id for offer in offers) == sorted(lead.id for lead in leads)
+    journal = (await session.exec(select(WebhookDelivery.outcome))).all()
+    assert journal.count("accepted") == 100

@@ -55,6 +55,23 @@ class Lead(SQLModel, table=True):
         sa.CheckConstraint("budget IS NULL OR budget >= 0", name="budget_not_negative"),
         sa.Index("ix_leads_owner_state_next_action", "owner_id", "state", "next_action_at"),
         sa.Index("ix_leads_phone_e164", "phone_e164"),
+        # Dedup held by the database: concurrent deliveries for one person cannot both insert.
+        sa.Index(
+            "uq_leads_team_phone",
+            "team_id",
+            "phone_e164",
+            unique=True,
+            sqlite_where=sa.text("phone_e164 IS NOT NULL"),
+            postgresql_where=sa.text("phone_e164 IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_leads_team_email",
+            "team_id",
+            "email",
+            unique=True,
+            sqlite_where=sa.text("email IS NOT NULL"),
+            postgresql_where=sa.text("email IS NOT NULL"),
+        ),
     )
 
 
