@@ -9,7 +9,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import access, errors, start
+from bot.handlers import access, errors, fallback, offers, start
 from bot.i18n import LocaleMiddleware
 from bot.middlewares import SessionMiddleware
 from bot.storage import DatabaseStorage
@@ -28,6 +28,8 @@ def create_dispatcher(sessions: async_sessionmaker[AsyncSession], i18n: I18n) ->
     dispatcher.include_routers(
         errors.router(),
         start.router(),
+        offers.router(),
         access.router(),
+        fallback.router(),
     )
     return dispatcher

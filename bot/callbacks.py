@@ -46,3 +46,10 @@ class AskOwner(CallbackData, prefix="ask"):
 
 class Language(CallbackData, prefix="lang"):
     locale: str
+
+
+class Claim(CallbackData, prefix="claim"):
+    """Claim a lead: from an offer or a group post (`post`: mark it taken), the pool or a card."""
+
+    lead_id: int
+    post: bool = False

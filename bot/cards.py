@@ -8,10 +8,11 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import formatting
-from bot.callbacks import LeadAction
+from bot.callbacks import Claim, LeadAction
 from bot.rendering import Rendered
 from bot.texts import channel_label, field_label, quote, source_label, stage_label, state_label
 from core.leads import Card
+from core.masking import mask_email, mask_phone
 from core.models import LeadState
 from core.pipelines import preset
 
@@ -19,11 +20,14 @@ from core.pipelines import preset
 def card_text(card: Card, *, now: datetime, zone: ZoneInfo) -> str:
     lead = card.lead
     lines = [f"<b>{quote(lead.name)}</b> · #{lead.id}"]
+    # Until someone claims the lead, its contact stays masked for everyone.
+    masked = lead.state in (LeadState.POOL, LeadState.OFFERED)
     if lead.phone_e164:
         flag = "" if lead.phone_valid else " " + _("(number not in service?)")
-        lines.append(f"📞 {lead.phone_e164}{flag}")
+        phone = mask_phone(lead.phone_e164) if masked else lead.phone_e164
+        lines.append(f"📞 {phone}{flag}")
     if lead.email:
-        lines.append(f"✉️ {quote(lead.email)}")
+        lines.append(f"✉️ {quote(mask_email(lead.email) if masked else lead.email)}")
     status = _("Stage: <b>{stage}</b> · {state}").format(
         stage=stage_label(lead.stage), state=state_label(lead.state)
     )
@@ -93,6 +97,8 @@ def card_keyboard(card: Card) -> InlineKeyboardMarkup | None:
     def button(text: str, action: str) -> None:
         keyboard.button(text=text, callback_data=LeadAction(action=action, lead_id=lead_id))
 
+    if card.claimable:
+        keyboard.button(text=_("✋ Claim"), callback_data=Claim(lead_id=lead_id))
     if card.editable and card.lead.state == LeadState.ARCHIVED:
         button(_("🔄 Reopen"), "reopen")
     elif card.editable:
@@ -102,7 +108,7 @@ def card_keyboard(card: Card) -> InlineKeyboardMarkup | None:
         button(_("⏰ Task"), "task")
         button(_("✏️ Edit"), "edit")
         button(_("📎 Attach"), "attach")
-        if card.lead.phone_e164:
+        if card.lead.phone_e164 and card.lead.state == LeadState.OWNED:
             button(_("📞 Call"), "call")
         button(_("↩️ To pool"), "release")
         button(_("✖️ Lost"), "lost")

@@ -41,6 +41,9 @@ def explain(error: DomainError) -> str:
         "same_lead": _("Pick two different leads."),
         "duration": _("That is not a duration. Examples: 15m, 1h, 2d."),
         "locale": _("That language is not available."),
+        "already_claimed": _("Someone else took this lead first."),
+        "cooling_down": _("You let this lead go recently: wait a little before claiming it again."),
+        "cap_reached": _("You have as many open leads as your team allows. Close some first."),
         "invite_invalid": _(
             "This invitation link is unknown, used or expired. Ask your manager for a new one."
         ),

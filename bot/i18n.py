@@ -14,8 +14,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from core.languages import resolve_locale
-from core.models import Team
-from core.models import User as Member
 from core.settings import LOCALES
 from locales import DOMAIN, LOCALES_DIR
 
@@ -42,12 +40,11 @@ class LocaleMiddleware(I18nMiddleware):
     """Chooses each update's language: /lang choice, Telegram's language, the team's."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
-        member: Member | None = data.get("member")
-        team: Team | None = data.get("team")
+        chosen, team_locale = data.get("locale_hints", (None, None))
         sender: User | None = data.get("event_from_user")
         return resolve_locale(
-            chosen=member.locale if member else None,
+            chosen=chosen,
             telegram_code=sender.language_code if sender else None,
-            team_locale=team.locale if team else None,
+            team_locale=team_locale,
             default=self.i18n.default_locale,
         )

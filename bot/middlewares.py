@@ -31,5 +31,7 @@ class SessionMiddleware(BaseMiddleware):
                 if sender
                 else (None, None)
             )
-            data.update(session=session, member=member, team=team)
+            # Plain values for the language: an error handler may run after the session ended.
+            locale_hints = (member.locale if member else None, team.locale if team else None)
+            data.update(session=session, member=member, team=team, locale_hints=locale_hints)
             return await handler(event, data)

@@ -2,7 +2,6 @@
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,21 +9,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.rendering import Rendered
+from bot import offer_pushes
+from bot.rendering import Reader, Rendered
 from bot.texts import quote
 from core.languages import resolve_locale
 from core.models import OutboxMessage, Team, User
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Reader:
-    """Whom a push is rendered for: their language, time zone and team currency."""
-
-    locale: str
-    timezone: ZoneInfo
-    currency: str
 
 
 def leads_reassigned(params: dict[str, Any], reader: Reader) -> Rendered:
@@ -50,6 +41,7 @@ def leads_to_pool(params: dict[str, Any], reader: Reader) -> Rendered:
 RENDERERS: dict[str, Callable[[dict[str, Any], Reader], Rendered]] = {
     "leads_reassigned": leads_reassigned,
     "leads_to_pool": leads_to_pool,
+    **offer_pushes.RENDERERS,
 }
 
 
@@ -68,15 +60,18 @@ class PushRenderer:
         recipient = await session.get(User, message.recipient_id) if message.recipient_id else None
         if recipient is not None and not (recipient.is_active and recipient.reachable):
             return None
-        reader = await self._reader(session, recipient)
+        reader = await self._reader(session, recipient, message.params.get("team_id"))
         # Pushes render outside any update, so the i18n context must be set here.
         with self.i18n.context(), self.i18n.use_locale(reader.locale):
             return renderer(message.params, reader)
 
-    async def _reader(self, session: AsyncSession, recipient: User | None) -> Reader:
-        team = None
-        if recipient is not None and recipient.team_id is not None:
-            team = await session.get(Team, recipient.team_id)
+    async def _reader(
+        self, session: AsyncSession, recipient: User | None, team_id: int | None
+    ) -> Reader:
+        """A person reads in their language; a team's group in the team's."""
+        if recipient is not None:
+            team_id = recipient.team_id
+        team = await session.get(Team, team_id) if team_id is not None else None
         locale = resolve_locale(
             chosen=recipient.locale if recipient else None,
             telegram_code=recipient.telegram_locale if recipient else None,

@@ -1,6 +1,7 @@
 """What a push looks like once rendered for its reader."""
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 
@@ -11,3 +12,12 @@ class Rendered:
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whom a push is rendered for: their language, time zone and team currency."""
+
+    locale: str
+    timezone: ZoneInfo
+    currency: str

@@ -74,7 +74,9 @@ async def capture(
 ) -> Capture:
     """Enter a lead: never a second record for a known phone or email (any format)."""
     return await retry_on_race(
-        session, lambda: _capture(session, actor=actor, entry=entry, now=now, channel=channel)
+        session,
+        lambda: _capture(session, actor=actor, entry=entry, now=now, channel=channel),
+        keep=[actor],
     )
 
 
@@ -320,6 +322,8 @@ class Card:
     next_task: Task | None
     attachments: int
     editable: bool
+    #: The actor may take the lead now (from the pool, or an offer open to them).
+    claimable: bool
 
 
 async def card(session: AsyncSession, *, actor: User, lead_id: int) -> Card:
@@ -347,8 +351,16 @@ async def card(session: AsyncSession, *, actor: User, lead_id: int) -> Card:
         last_activity=last.first(),
         next_task=task.first(),
         attachments=attachments.one(),
-        editable=may_edit(actor, lead),
+        editable=may_edit(actor, lead) and lead.state not in (LeadState.POOL, LeadState.OFFERED),
+        claimable=_claimable(actor, lead),
     )
+
+
+def _claimable(actor: User, lead: Lead) -> bool:
+    if actor.team_id != lead.team_id or actor.role not in (Role.REP, Role.MANAGER):
+        return False
+    offered_to_them = lead.state == LeadState.OFFERED and lead.owner_id in (None, actor.id)
+    return lead.state == LeadState.POOL or offered_to_them
 
 
 async def _own_team(session: AsyncSession, actor: User) -> Team:

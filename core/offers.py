@@ -47,7 +47,6 @@ async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: dateti
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        await session.rollback()
         raise Conflict("someone else took this lead first", code="already_claimed")
     await _close_offers(session, lead_id, "claimed", now)
     audit.record(
@@ -170,3 +169,16 @@ async def _warn(session: AsyncSession, lead: Lead, last: datetime) -> None:
         params={"lead_id": lead.id, "lead_name": lead.name},
         dedup_key=f"stale:{lead.id}:{last.isoformat()}",
     )
+
+
+async def pool(session: AsyncSession, *, actor: User, limit: int = 20) -> list[Lead]:
+    """The team's pool, newest first."""
+    if actor.team_id is None:
+        return []
+    rows = await session.exec(
+        select(Lead)
+        .where(Lead.team_id == actor.team_id, Lead.state == LeadState.POOL)
+        .order_by(col(Lead.created_at).desc())
+        .limit(limit)
+    )
+    return list(rows.all())

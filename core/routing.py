@@ -13,6 +13,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox
+from core.masking import mask_email, mask_phone
 from core.models import (
     ClaimBlock,
     Lead,
@@ -174,10 +175,28 @@ async def _offer(
         kind="lead_offer",
         chat_id=chat_id,
         recipient_id=rep.id if rep else None,
-        params={"lead_id": lead.id, "offer_id": offer.id},
+        params=offer_snapshot(lead, team, offer),
         dedup_key=f"offer:{offer.id}",
     )
     return offer
+
+
+def offer_snapshot(lead: Lead, team: Team, offer: LeadOffer) -> dict[str, object]:
+    """What an offer may show before the lead is claimed: the contact stays masked."""
+    return {
+        "lead_id": lead.id,
+        "offer_id": offer.id,
+        "team_id": team.id,
+        "name": lead.name,
+        "source": lead.source,
+        "phone": mask_phone(lead.phone_e164),
+        "email": mask_email(lead.email),
+        "profile": {key: str(value) for key, value in lead.profile.items()},
+        "budget": str(lead.budget) if lead.budget is not None else None,
+        "currency": lead.budget_currency,
+        "deadline": offer.deadline.isoformat(),
+        "group": offer.user_id is None,
+    }
 
 
 async def to_pool(session: AsyncSession, *, lead: Lead, team: Team, now: datetime) -> None:

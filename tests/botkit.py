@@ -16,6 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import create_bot, create_dispatcher
 from bot.i18n import create_i18n
+from bot.outbox_sender import OutboxSender
+from bot.pushes import PushRenderer
 from leadloop.standin import (
     ApiCall,
     BotApiStandin,
@@ -130,6 +132,16 @@ class BotUnderTest:
             ):
                 return call
         raise AssertionError("unreachable: the answer was awaited")
+
+    async def deliver_pushes(self, sessions: async_sessionmaker[AsyncSession]) -> int:
+        """One pass of the outbox sender: due pushes go to the stand-in, rendered as in serve."""
+        client = create_bot(TOKEN, self.standin.base_url)
+        renderer = PushRenderer(create_i18n("en"), "UTC")
+        sender = OutboxSender(bot=client, sessions=sessions, render=renderer)
+        try:
+            return await sender.send_due()
+        finally:
+            await client.session.close()
 
     @staticmethod
     def button_data(message: dict[str, Any], label: str | Callable[[str], bool]) -> str:

@@ -1,0 +1,89 @@
+"""Pushes of lead intake and routing: offers with a Claim button, pool alerts, comebacks."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import formatting
+from bot.callbacks import Claim
+from bot.rendering import Reader, Rendered
+from bot.texts import field_label, quote, source_label
+from core.models import utcnow
+
+
+def claim_button(lead_id: int) -> Any:
+    """The Claim button under a post; once tapped, the post says who took the lead."""
+    keyboard = InlineKeyboardBuilder()
+    keyboard.button(text=_("✋ Claim"), callback_data=Claim(lead_id=lead_id, post=True))
+    return keyboard.as_markup()
+
+
+def lead_offer(params: dict[str, Any], reader: Reader) -> Rendered:
+    """A new lead for a rep (or the team's group): masked contact, essentials, the deadline."""
+    lines = [
+        _("🔥 New lead: <b>{name}</b>").format(name=quote(params["name"])),
+        _("Source: {source}").format(source=quote(source_label(params.get("source")))),
+    ]
+    contact = " · ".join(part for part in (params.get("phone"), params.get("email")) if part)
+    if contact:
+        lines.append(quote(contact))
+    lines.extend(
+        f"{field_label(key)}: {quote(value)}"
+        for key, value in (params.get("profile") or {}).items()
+        if value
+    )
+    if params.get("budget"):
+        lines.append(
+            _("Budget: {amount}").format(
+                amount=formatting.money(
+                    Decimal(params["budget"]), params.get("currency") or reader.currency
+                )
+            )
+        )
+    deadline = datetime.fromisoformat(params["deadline"])
+    when = formatting.moment(deadline, reader.timezone)
+    if params.get("group"):
+        lines.append(_("⏳ First to claim takes it, until {when}.").format(when=when))
+    else:
+        lines.append(
+            _("⏳ Claim it by {when} ({left}), or it goes to the next rep.").format(
+                when=when, left=formatting.relative(deadline, utcnow())
+            )
+        )
+    return Rendered("\n".join(lines), claim_button(params["lead_id"]))
+
+
+def lead_pooled(params: dict[str, Any], reader: Reader) -> Rendered:
+    text = _("📥 Nobody could take {name} (#{id}): the lead waits in the team's pool.")
+    return Rendered(
+        text.format(name=quote(params["lead_name"]), id=params["lead_id"]),
+        claim_button(params["lead_id"]),
+    )
+
+
+def lead_returned(params: dict[str, Any], reader: Reader) -> Rendered:
+    text = _("🔁 {name} (#{id}) came back via {source}. Open it: /lead {id}")
+    return Rendered(
+        text.format(
+            name=quote(params["lead_name"]), id=params["lead_id"], source=quote(params["source"])
+        )
+    )
+
+
+def stale_warning(params: dict[str, Any], reader: Reader) -> Rendered:
+    text = _(
+        "⏰ {name} (#{id}) has had no follow-up for a long time. Log one today, or the "
+        "lead returns to the pool tomorrow: /lead {id}"
+    )
+    return Rendered(text.format(name=quote(params["lead_name"]), id=params["lead_id"]))
+
+
+RENDERERS = {
+    "lead_offer": lead_offer,
+    "lead_pooled": lead_pooled,
+    "lead_returned": lead_returned,
+    "stale_warning": stale_warning,
+}

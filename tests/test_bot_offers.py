@@ -1,0 +1,106 @@
+"""Offers reach a rep's phone masked, with a Claim button; the first tap wins; /pool, /shift."""
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import teams
+from core.models import Lead, LeadState, User, utcnow
+from core.routing import route
+from tests import factories
+from tests.botkit import BotUnderTest, button_texts, message_of, text_of
+
+
+async def _offered(session: AsyncSession, team, **fields) -> Lead:
+    lead = await factories.lead(
+        session,
+        team,
+        name="Lena <Li>",
+        phone="+79123456789",
+        email="lena@example.com",
+        source="tilda",
+        **fields,
+    )
+    lead.state, lead.owner_id = LeadState.POOL, None
+    await route(session, lead=lead, team=team, now=utcnow())
+    await session.commit()
+    return lead
+
+
+async def test_an_offer_is_masked_until_claimed(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    anna = await factories.user(session, team, name="Anna")
+    lead = await _offered(session, team)
+    lead_id, anna_id = lead.id, anna.id
+    assert await bot.deliver_pushes(sessions) == 1
+    offer = await bot.shown(anna.telegram_id, since=0)
+    text = text_of(offer)
+    assert text.startswith("🔥 New lead: Lena <Li>\nSource: tilda")
+    assert "+7 912 *** ** 89 · l***@example.com" in text
+    assert "9123456789" not in text and "lena@" not in text
+    assert button_texts(offer) == ["✋ Claim"]
+    since = bot.mark()
+    await bot.press(anna.telegram_id, offer, "Claim")
+    card = await bot.shown(anna.telegram_id, since=since, method="sendMessage")
+    assert text_of(card).startswith("Lena <Li> · #")
+    assert "📞 +79123456789" in text_of(card) and "✉️ lena@example.com" in text_of(card)
+    edited = bot.standin.calls_of("editMessageText")[-1]
+    assert text_of(edited).endswith("✅ Taken by Anna")
+    session.expire_all()
+    claimed = await session.get_one(Lead, lead_id)
+    assert (claimed.state, claimed.owner_id) == ("owned", anna_id)
+
+
+async def test_a_group_race_tells_the_late_tapper(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(
+        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
+    )
+    anna = await factories.user(session, team, name="Anna")
+    boris = await factories.user(session, team, name="Boris")
+    await _offered(session, team)
+    await bot.deliver_pushes(sessions)
+    post = await bot.shown(-100777, since=0)
+    assert "First to claim takes it" in text_of(post)
+    await bot.press(anna.telegram_id, post, "Claim")
+    late = await bot.press(boris.telegram_id, post, "Claim")
+    assert late.method == "answerCallbackQuery"
+    assert late.params["text"] == "Someone else took this lead first."
+    assert late.params["show_alert"] is True
+    edited = bot.standin.calls_of("editMessageText")
+    assert len(edited) == 1 and text_of(edited[0]).endswith("✅ Taken by Anna")
+
+
+async def test_pool_and_shift(bot: BotUnderTest, session: AsyncSession) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    anna = await factories.user(session, team, name="Anna")
+    anna_id, anna_chat = anna.id, anna.telegram_id
+    empty = await bot.say(anna.telegram_id, "/pool")
+    assert text_of(empty) == "The pool is empty."
+    await factories.lead(session, team, name="Pooled", phone="+79123456780")
+    listing = await bot.say(anna.telegram_id, "/pool")
+    assert text_of(listing).startswith("🗂 The team's pool, newest first:\n#")
+    assert button_texts(listing)[0].endswith("Pooled")
+    card = await bot.press(anna.telegram_id, message_of(listing), "Pooled")
+    assert "📞 +79123456780" in text_of(card)
+    off = await bot.say(anna.telegram_id, "/shift")
+    assert text_of(off).startswith("⚪ You are off shift")
+    session.expire_all()
+    assert (await session.get_one(User, anna_id)).on_shift is False
+    on = await bot.say(anna_chat, "/shift")
+    assert text_of(on).startswith("🟢 You are on shift")
+
+
+@pytest.mark.parametrize("forged", ["claim:999", "claim:abc"])
+async def test_a_forged_claim_changes_nothing(
+    bot: BotUnderTest, session: AsyncSession, forged: str
+) -> None:
+    team = await factories.team(session, "Alpha")
+    anna = await factories.user(session, team, name="Anna")
+    hello = await bot.say(anna.telegram_id, "/start")
+    answer = await bot.press_data(anna.telegram_id, message_of(hello), forged)
+    assert answer.method == "answerCallbackQuery"
