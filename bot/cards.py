@@ -10,7 +10,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot import formatting
 from bot.callbacks import Claim, LeadAction
 from bot.rendering import Rendered
-from bot.texts import channel_label, field_label, quote, source_label, stage_label, state_label
+from bot.texts import (
+    channel_label,
+    field_label,
+    quote,
+    score_factor_label,
+    source_label,
+    stage_label,
+    state_label,
+)
 from core.leads import Card
 from core.masking import mask_email, mask_phone
 from core.models import LeadState
@@ -31,9 +39,8 @@ def card_text(card: Card, *, now: datetime, zone: ZoneInfo) -> str:
     status = _("Stage: <b>{stage}</b> · {state}").format(
         stage=stage_label(lead.stage), state=state_label(lead.state)
     )
-    if lead.grade:
-        status += " · " + _("grade {grade}").format(grade=lead.grade)
     lines.append(status)
+    lines.append(_grade_line(card))
     if lead.budget is not None:
         lines.append(
             _("Budget: {amount}").format(
@@ -51,6 +58,16 @@ def card_text(card: Card, *, now: datetime, zone: ZoneInfo) -> str:
     lines.extend(_profile_lines(card))
     lines.extend(_course_lines(card, now=now, zone=zone))
     return "\n".join(lines)
+
+
+def _grade_line(card: Card) -> str:
+    """The grade and why: each scoring factor that gave points."""
+    why = ", ".join(
+        f"{score_factor_label(factor)} +{points}" for factor, points in card.score.reasons
+    )
+    return _("Grade {grade} ({points} points): {why}").format(
+        grade=card.score.grade, points=card.score.points, why=why or "—"
+    )
 
 
 def _profile_lines(card: Card) -> list[str]:

@@ -93,3 +93,14 @@ def source_label(source: str | None) -> str:
         "contact": _("shared contact"),
     }
     return labels.get(source or "manual", source or "")
+
+
+def score_factor_label(factor: str) -> str:
+    labels = {
+        "source": _("source"),
+        "budget": _("budget known"),
+        "profile": _("profile"),
+        "recent": _("recent contact"),
+        "intent": _("interest"),
+    }
+    return labels.get(factor, factor)

@@ -12,6 +12,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.models import Activity, Channel, Lead, LeadState, Task, Team, User
 from core.permissions import lead_for, visible_leads
+from core.scoring import rescore
 
 CHANNELS = ("call", "visit", "chat", "meeting")
 INTENTS = ("up", "same", "down")
@@ -112,6 +113,8 @@ async def log_followup(
         action="followup",
         after={"channel": channel, "intent": intent},
     )
+    await session.flush()
+    await rescore(session, lead, now)
     await session.commit()
     return activity
 

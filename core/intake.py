@@ -36,6 +36,7 @@ from core.payloads import parse_body
 from core.pipelines import preset
 from core.races import retry_on_race
 from core.routing import route
+from core.scoring import rescore
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
 KEY_LIFETIME = timedelta(hours=72)
@@ -206,6 +207,7 @@ async def _take(
                 lead_id=lead.id or 0, channel="form", summary=inbound.comment[:4000], created_at=now
             )
         )
+    await rescore(session, lead, now)
     await route(session, lead=lead, team=team, now=now)
     return lead.id or 0
 

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.intake import forget_old_keys
 from core.models import ConversationState, Invite, OutboxMessage, OutboxStatus
 from core.offers import expire_offers, return_stale
+from core.scoring import rescore_open_leads
 
 #: How long sent messages, dead invites and abandoned conversations are kept.
 RETENTION = timedelta(days=30)
@@ -43,5 +44,6 @@ JOBS: tuple[Job, ...] = (
     Job(id="expire_offers", run=expire_offers, every=timedelta(seconds=5)),
     Job(id="return_stale", run=return_stale, every=timedelta(minutes=10)),
     Job(id="forget_old_keys", run=forget_old_keys, every=timedelta(hours=1)),
+    Job(id="rescore", run=rescore_open_leads, every=timedelta(hours=1)),
     Job(id="prune", run=prune, every=timedelta(hours=1)),
 )

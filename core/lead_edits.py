@@ -9,10 +9,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import audit, tags
 from core.contacts import normalize_email, normalize_phone
 from core.errors import InvalidInput
-from core.models import Attachment, Channel, Lead, StageChange, Team, User
+from core.models import Attachment, Channel, Lead, StageChange, Team, User, utcnow
 from core.money import parse_amount
 from core.permissions import lead_for
 from core.pipelines import preset
+from core.scoring import rescore
 
 #: Fields of every lead a person may edit, besides the preset's profile fields.
 BASIC_FIELDS = ("name", "phone", "email", "budget", "region")
@@ -80,6 +81,7 @@ async def edit_field(
         raise InvalidInput("a value has 1 to 200 characters", code="value_length")
     before = _field_value(lead, field)
     _set_field(lead, team, field, text)
+    await rescore(session, lead, utcnow())
     audit.record(
         session,
         actor=actor,

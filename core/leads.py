@@ -28,10 +28,12 @@ from core.models import (
     Task,
     Team,
     User,
+    utcnow,
 )
 from core.permissions import lead_for, may_edit, may_see, visible_leads
 from core.pipelines import preset
 from core.races import retry_on_race
+from core.scoring import Score, last_intent, rescore, score
 
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 
@@ -122,6 +124,7 @@ async def _capture(
     await session.flush()
     session.add(StageChange(lead_id=lead.id, to_stage=lead.stage, actor_id=actor.id, at=now))
     await tags.attach(session, lead, entry.tags)
+    await rescore(session, lead, now)
     if entry.comment:
         session.add(
             Activity(
@@ -321,6 +324,7 @@ class Card:
     last_activity: Activity | None
     next_task: Task | None
     attachments: int
+    score: Score
     editable: bool
     #: The actor may take the lead now (from the pool, or an offer open to them).
     claimable: bool
@@ -351,6 +355,7 @@ async def card(session: AsyncSession, *, actor: User, lead_id: int) -> Card:
         last_activity=last.first(),
         next_task=task.first(),
         attachments=attachments.one(),
+        score=score(lead, team, last_intent=await last_intent(session, lead.id or 0), now=utcnow()),
         editable=may_edit(actor, lead) and lead.state not in (LeadState.POOL, LeadState.OFFERED),
         claimable=_claimable(actor, lead),
     )

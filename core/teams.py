@@ -17,6 +17,7 @@ from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Channel, Lead, LeadState, Team, User
 from core.permissions import is_manager_of
 from core.pipelines import PRESETS
+from core.scoring import DEFAULT_WEIGHTS
 from core.settings import LOCALES
 
 #: The country a new team gets when none is given, from the installation's default language.
@@ -101,6 +102,18 @@ def _name(text: str) -> str:
     return name
 
 
+def _score_weights(text: str) -> dict[str, int]:
+    """`source=30,budget=20`: points each scoring factor may give at most."""
+    weights = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        factor, _, points = pair.partition("=")
+        if factor.strip() not in DEFAULT_WEIGHTS or not points.strip().isdigit():
+            factors = ", ".join(DEFAULT_WEIGHTS)
+            raise InvalidInput(f"{pair!r}: write FACTOR=POINTS with FACTOR one of {factors}")
+        weights[factor.strip()] = int(points)
+    return weights
+
+
 def _offer_mode(text: str) -> str:
     if text not in ("direct", "group"):
         raise InvalidInput(f"{text!r} is not an offer mode: direct or group")
@@ -126,6 +139,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "offer_mode": ("offer_mode", _offer_mode),
     "group_chat": ("group_chat_id", _chat_id),
     "max_open_leads": ("max_open_leads", _cap),
+    "score_weights": ("score_weights", _score_weights),
     "reclaim_cooldown": (
         "reclaim_cooldown_seconds",
         lambda t: int(parse_duration(t).total_seconds()),

@@ -77,6 +77,9 @@ def set_(
     max_open_leads: Annotated[
         str | None, typer.Option(help="Cap on open leads per rep, or 'none'.")
     ] = None,
+    score_weights: Annotated[
+        str | None, typer.Option(help="Scoring weights, e.g. source=30,budget=20.")
+    ] = None,
     reclaim_cooldown: Annotated[
         str | None, typer.Option(help="Wait before re-claiming a lead one let go, e.g. 24h.")
     ] = None,
@@ -97,6 +100,7 @@ def set_(
         group_chat=group_chat,
         max_open_leads=max_open_leads,
         reclaim_cooldown=reclaim_cooldown,
+        score_weights=score_weights,
     )
     if not values:
         raise typer.BadParameter("give at least one setting to change, e.g. --claim-window 15m")
