@@ -52,7 +52,7 @@ def items(kind: str, payload: Any) -> list[Item]:
     if kind == "meta":
         return _meta(payload)
     entries = payload if isinstance(payload, list) else [payload]
-    id_key = "tranid" if kind == "tilda" else "id"
+    id_key = {"tilda": "tranid", "google-forms": "responseId"}.get(kind, "id")
     return [
         Item(dict(entry), _text(entry.get(id_key))) for entry in entries if isinstance(entry, dict)
     ]

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
         AfterValidator(_secret_matching(_WEBHOOK_SECRET, "1-256 characters of A-Z a-z 0-9 _ -")),
     ] = Field(default=None, alias="LEADLOOP_WEBHOOK_SECRET")
     webhook_max_bytes: int = Field(default=1024 * 1024, gt=0, alias="LEADLOOP_WEBHOOK_MAX_BYTES")
+    #: Messages a second the outbox sender may send overall (Telegram allows about 30).
+    send_rate: float = Field(default=30.0, gt=0, alias="LEADLOOP_SEND_RATE")
     #: Meta's Graph API, where a leadgen notification's fields are fetched.
     meta_graph_url: str = Field(
         default="https://graph.facebook.com/v21.0", alias="LEADLOOP_META_GRAPH_URL"

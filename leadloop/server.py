@@ -43,7 +43,12 @@ def serve(settings: Settings) -> None:
     if asyncio.run(migrate.current(url)) != head:
         fail("the database schema is not up to date: run `leadloop db upgrade`")
     config = uvicorn.Config(
-        build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        # One log line per request costs more than the request: /metrics counts them instead.
+        access_log=False,
     )
     uvicorn.Server(config).run()
 
@@ -66,7 +71,10 @@ def build_app(settings: Settings) -> FastAPI:
     bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)
     dispatcher = create_dispatcher(sessions, i18n)
     sender = OutboxSender(
-        bot=bot, sessions=sessions, render=PushRenderer(i18n, settings.default_timezone)
+        bot=bot,
+        sessions=sessions,
+        render=PushRenderer(i18n, settings.default_timezone),
+        global_rate=settings.send_rate,
     )
     scheduler = build_scheduler(sessions)
     updates = _Updates(bot, dispatcher)

@@ -15,6 +15,7 @@ from locales import DOMAIN, LOCALES_DIR
 
 ROOT = LOCALES_DIR.parent
 SOURCES = ("bot", "core", "webhooks", "leadloop")
+SOURCE_LOCALE = "en"
 #: `_(text)` and `_(singular, plural, n)` (spec by argument count), and lazy `__(text)`.
 KEYWORDS = {"_": {1: (1,), None: (1, 2)}, "__": None}
 
@@ -35,6 +36,14 @@ def extract() -> Catalog:
     return catalog
 
 
+def _copy_source_texts(catalog: Catalog) -> None:
+    """The code is written in English: the English catalog says exactly what the code says."""
+    for message in catalog:
+        if message.id:
+            message.string = message.id
+            message.flags.discard("fuzzy")
+
+
 def catalog_path(locale: str) -> Path:
     return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -47,6 +56,8 @@ def main() -> None:
         with catalog_path(locale).open("rb") as po:
             catalog = read_po(po, locale=locale)
         catalog.update(template, no_fuzzy_matching=True)
+        if locale == SOURCE_LOCALE:
+            _copy_source_texts(catalog)
         buffer = BytesIO()
         write_po(
             buffer, catalog, width=100, no_location=True, sort_output=True, ignore_obsolete=True

@@ -1,0 +1,195 @@
+"""Speed to lead: from a web form's POST to the rep's offer leaving for the Bot API.
+
+Runs one real `leadloop serve` process (SQLite file or PostgreSQL) whose bot talks to the Bot
+API stand-in in this process, then measures:
+1. latency at a steady 20 and 100 leads/s: POST sent -> offer received by the stand-in;
+2. throughput with 16 concurrent senders, and its ratio to plain inserts of the same rows
+   through the same driver in the same run;
+3. the server's resident memory after the run.
+
+    python -m benchmarks.intake [--database URL] [--send-rate 30] [--reps 200]
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import fresh_database
+from benchmarks.plain_insert import plain_insert_rate
+from core import sources, teams, users
+from core.db import create_engine, session_factory
+from leadloop.standin import BotApiStandin
+
+TOKEN = "42:benchmark-token"
+SECRET = "whsec_" + "YmVuY2htYXJrLWtleS0xMjM0NTY3OA=="
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def seed(url: str, reps: int) -> None:
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        await teams.add_team(
+            session, name="Bench", values={"claim_window": "1h"}, default_locale="en"
+        )
+        for n in range(reps):
+            await users.add_user(
+                session, telegram_id=500_000 + n, role="rep", team_name="Bench", name=f"Rep {n}"
+            )
+        await sources.add_source(
+            session,
+            name="bench",
+            kind="generic",
+            values={"team": "Bench", "secret": SECRET, "rate": 10_000, "burst": 100_000},
+        )
+    await engine.dispose()
+
+
+class Run:
+    def __init__(self, standin: BotApiStandin, base: str) -> None:
+        self.standin, self.base = standin, base
+        self.sent: dict[str, float] = {}
+        self.http = httpx.AsyncClient(
+            base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)
+        )
+
+    async def post(self, name: str, phone: str) -> int:
+        self.sent[name] = time.time()
+        response = await self.http.post(
+            "/webhooks/leads/bench",
+            json={"name": name, "phone": phone},
+            headers={"authorization": f"Bearer {SECRET}"},
+        )
+        return response.status_code
+
+    async def steady(self, label: str, rate: float, seconds: float) -> list[float]:
+        count = int(rate * seconds)
+        names = [f"{label}-{n:05d}" for n in range(count)]
+        start = time.perf_counter()
+        tasks = []
+        for n, name in enumerate(names):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(self.post(name, _phone(label, n))))
+        await asyncio.gather(*tasks)
+        return await self.latencies(names)
+
+    async def latencies(self, names: list[str]) -> list[float]:
+        wanted, found = set(names), {}
+        deadline = time.time() + 60
+        while len(found) < len(wanted) and time.time() < deadline:
+            for call in self.standin.calls_of("sendMessage"):
+                text = call.params.get("text", "")
+                name = text.split("<b>", 1)[-1].split("</b>", 1)[0]
+                if name in wanted and name not in found:
+                    found[name] = call.at.timestamp() - self.sent[name]
+            await asyncio.sleep(0.2)
+        return sorted(found.values())
+
+    async def flood(self, label: str, total: int, workers: int) -> float:
+        queue = iter(range(total))
+
+        async def worker() -> None:
+            for n in queue:
+                assert await self.post(f"{label}-{n:05d}", _phone(label, n)) == 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return total / (time.perf_counter() - start)
+
+
+def _phone(label: str, n: int) -> str:
+    block = {"s20": 1, "s100": 2, "flood": 3}[label]
+    return f"+1415{block}{n:06d}"
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] * 1000
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def main(url: str, send_rate: float, reps: int) -> None:
+    await seed(url, reps)
+    async with BotApiStandin(token=TOKEN) as standin:
+        port = _port()
+        env = {
+            **os.environ,
+            "LEADLOOP_DATABASE_URL": url,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE": standin.base_url,
+            "LEADLOOP_HTTP_PORT": str(port),
+            "LEADLOOP_SEND_RATE": str(send_rate),
+        }
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "leadloop",
+            "serve",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        run = Run(standin, f"http://127.0.0.1:{port}")
+        try:
+            await _wait_up(run.http)
+            await _report(run, url, server.pid)
+        finally:
+            await run.http.aclose()
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+
+
+async def _wait_up(http: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("leadloop serve did not come up")
+
+
+async def _report(run: Run, url: str, pid: int) -> None:
+    print(
+        f"database: {url.split(':', 1)[0]}; cores: {os.cpu_count()}; "
+        f"python {sys.version.split()[0]}"
+    )
+    for label, rate, seconds in (("s20", 20, 15), ("s100", 100, 10)):
+        latencies = await run.steady(label, rate, seconds)
+        print(
+            f"steady {rate}/s: {len(latencies)} offers; p50 {percentile(latencies, 0.5):.1f} ms, "
+            f"p99 {percentile(latencies, 0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+        )
+    intake = await run.flood("flood", 2000, 16)
+    plain = await plain_insert_rate(url, 2000, 16)
+    print(
+        f"throughput, 16 senders: {intake:.0f} leads/s; plain inserts {plain:.0f} rows/s; "
+        f"ratio {intake / plain:.2f}"
+    )
+    print(f"server resident memory after the run: {rss_mib(pid):.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", default=None)
+    parser.add_argument("--send-rate", type=float, default=30.0)
+    parser.add_argument("--reps", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main(fresh_database(args.database), args.send_rate, args.reps))
