@@ -9,7 +9,23 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import access, errors, fallback, offers, start
+from bot.handlers import (
+    access,
+    card,
+    errors,
+    fallback,
+    find,
+    help,
+    history,
+    language,
+    leads,
+    new_lead,
+    offers,
+    settings,
+    start,
+    steps,
+    team,
+)
 from bot.i18n import LocaleMiddleware
 from bot.middlewares import SessionMiddleware
 from bot.storage import DatabaseStorage
@@ -29,6 +45,16 @@ def create_dispatcher(sessions: async_sessionmaker[AsyncSession], i18n: I18n) ->
         errors.router(),
         start.router(),
         offers.router(),
+        team.router(),
+        history.router(),
+        settings.router(),
+        language.router(),
+        help.router(),
+        new_lead.router(),
+        steps.router(),
+        find.router(),
+        card.router(),
+        leads.router(),
         access.router(),
         fallback.router(),
     )

@@ -53,3 +53,46 @@ class Claim(CallbackData, prefix="claim"):
 
     lead_id: int
     post: bool = False
+
+
+class Reassign(CallbackData, prefix="ra"):
+    """/reassign: hand lead `lead_id` to the rep `user_id`."""
+
+    lead_id: int
+    user_id: int
+
+
+class MergeLeads(CallbackData, prefix="mg"):
+    """/merge confirmation: fold `drop_id` into `keep_id` when `ok`, else cancel."""
+
+    keep_id: int
+    drop_id: int
+    ok: bool = False
+
+
+class HistoryPage(CallbackData, prefix="hi"):
+    """/history: a lead's older audit entries, from `offset` on."""
+
+    lead_id: int
+    offset: int
+
+
+class TeamSetting(CallbackData, prefix="set"):
+    """/settings: the setting `name` picked (with `value` when chosen from buttons); none: back."""
+
+    name: str = ""
+    value: str = ""
+
+
+class ListFilter(CallbackData, prefix="lf"):
+    """/leads: open the picker of filter `kind` (stage, tag, grade, idle), keeping those set.
+
+    `tag` is the tag's id (a name could pass 64 bytes).
+    """
+
+    kind: str
+    stage: str = ""
+    tag: str = ""
+    grade: str = ""
+    idle: int = 0
+    lost: bool = False

@@ -15,6 +15,14 @@ TEAM = __("👥 Team")
 HELP = __("❓ Help")
 
 
+def moves_on(text: str | None) -> bool:
+    """A command or a menu button: the person has moved on from the step they were at."""
+    if text is None:
+        return False
+    buttons = (NEW_LEAD, MY_LEADS, TODAY, FIND, TEAM, HELP)
+    return text.startswith("/") or text in {str(button) for button in buttons}
+
+
 def main_menu(member: User) -> ReplyKeyboardMarkup:
     rows = [
         [KeyboardButton(text=str(NEW_LEAD)), KeyboardButton(text=str(MY_LEADS))],

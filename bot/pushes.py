@@ -38,7 +38,26 @@ def leads_to_pool(params: dict[str, Any], reader: Reader) -> Rendered:
     return Rendered(text.format(leaver=quote(params["leaver"]), count=count))
 
 
+def lead_assigned(params: dict[str, Any], reader: Reader) -> Rendered:
+    text = _("{by} handed you the lead {name} (#{id}).").format(
+        by=quote(params["by"]), name=f"<b>{quote(params['lead_name'])}</b>", id=params["lead_id"]
+    )
+    return Rendered(text + "\n" + _("Open it: /lead {id}").format(id=params["lead_id"]))
+
+
+def duplicate_request(params: dict[str, Any], reader: Reader) -> Rendered:
+    """To the owner and the managers: another rep met their customer and asks about them."""
+    text = _("{requester} met your customer {lead} (#{id}) and asks about them.").format(
+        requester=quote(params["requester"]),
+        lead=f"<b>{quote(params['lead_name'])}</b>",
+        id=params["lead_id"],
+    )
+    return Rendered(text + "\n" + _("Open it: /lead {id}").format(id=params["lead_id"]))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], Reader], Rendered]] = {
+    "duplicate_request": duplicate_request,
+    "lead_assigned": lead_assigned,
     "leads_reassigned": leads_reassigned,
     "leads_to_pool": leads_to_pool,
     **offer_pushes.RENDERERS,

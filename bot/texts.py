@@ -91,6 +91,7 @@ def source_label(source: str | None) -> str:
         "walk-in": _("walk-in"),
         "call": _("incoming call"),
         "contact": _("shared contact"),
+        "other": _("other"),
     }
     return labels.get(source or "manual", source or "")
 

@@ -56,6 +56,12 @@ async def move_stage(
     return lead
 
 
+async def for_change(session: AsyncSession, *, actor: User, lead_id: int) -> tuple[Lead, Team]:
+    """The lead the actor is about to change, and its team: refused just as the change would be."""
+    lead = await lead_for(session, actor, lead_id, edit=True)
+    return lead, await session.get_one(Team, lead.team_id)
+
+
 def editable_fields(team: Team) -> tuple[str, ...]:
     return BASIC_FIELDS + tuple(
         name for name in preset(team.preset).profile_fields if name not in BASIC_FIELDS

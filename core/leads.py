@@ -300,9 +300,10 @@ async def find(session: AsyncSession, *, actor: User, text: str, limit: int = 20
     """Leads the actor may see whose phone has these digits (any format) or name has this part."""
     digits = "".join(char for char in text if char.isdigit())
     if len(digits) >= 4:
-        condition = col(Lead.phone_e164).contains(digits)
+        parts = await _phone_parts(session, actor, text, digits)
+        condition = sa.or_(*(col(Lead.phone_e164).contains(part) for part in parts))
     else:
-        condition = col(Lead.name_folded).contains(text.strip().casefold())
+        condition = col(Lead.name_folded).contains(text.strip().casefold(), autoescape=True)
     query = (
         select(Lead)
         .where(visible_leads(actor), condition)
@@ -310,6 +311,26 @@ async def find(session: AsyncSession, *, actor: User, text: str, limit: int = 20
         .limit(limit)
     )
     return list((await session.exec(query)).all())
+
+
+async def _phone_parts(session: AsyncSession, actor: User, text: str, digits: str) -> list[str]:
+    """The digits as typed and, if they make a whole number, its E.164 ones (`8 912…` → `7912…`)."""
+    parts = [digits]
+    team = await session.get(Team, actor.team_id) if actor.team_id is not None else None
+    try:
+        phone = normalize_phone(text, team.country if team else "ZZ")
+    except InvalidInput:
+        return parts
+    whole = phone.e164.lstrip("+")
+    return [*parts, whole] if phone.valid and whole != digits else parts
+
+
+async def phone_to_call(session: AsyncSession, *, actor: User, lead_id: int) -> str | None:
+    """The number of a lead the actor works; none while it waits in the pool or an offer."""
+    lead = await lead_for(session, actor, lead_id, edit=True)
+    if lead.state in (LeadState.POOL, LeadState.OFFERED):
+        return None
+    return lead.phone_e164
 
 
 @dataclass(frozen=True)
@@ -368,7 +389,12 @@ def _claimable(actor: User, lead: Lead) -> bool:
     return lead.state == LeadState.POOL or offered_to_them
 
 
-async def _own_team(session: AsyncSession, actor: User) -> Team:
+def ensure_may_capture(actor: User) -> None:
+    """Refuse before any question is asked when the actor does not enter leads at all."""
     if actor.role == Role.FINANCE or actor.team_id is None:
         raise Forbidden("only reps and managers of a team enter leads", code="cannot_create")
+
+
+async def _own_team(session: AsyncSession, actor: User) -> Team:
+    ensure_may_capture(actor)
     return await session.get_one(Team, actor.team_id)

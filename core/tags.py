@@ -54,3 +54,20 @@ async def of_lead(session: AsyncSession, lead_id: int) -> list[str]:
 async def of_team(session: AsyncSession, team_id: int) -> list[str]:
     query = select(Tag.name).where(Tag.team_id == team_id).order_by(col(Tag.name))
     return list((await session.exec(query)).all())
+
+
+async def of_team_by_id(session: AsyncSession, team_id: int) -> dict[int, str]:
+    """The team's tags by id, in name order: buttons name a tag by its short id."""
+    query = select(Tag.id, Tag.name).where(Tag.team_id == team_id).order_by(col(Tag.name))
+    return {tag_id or 0: name for tag_id, name in (await session.exec(query)).all()}
+
+
+async def of_lead_by_id(session: AsyncSession, lead_id: int) -> dict[int, str]:
+    """The lead's tags by id, in name order."""
+    query = (
+        select(Tag.id, Tag.name)
+        .join(LeadTag)
+        .where(LeadTag.lead_id == lead_id)
+        .order_by(col(Tag.name))
+    )
+    return {tag_id or 0: name for tag_id, name in (await session.exec(query)).all()}

@@ -237,6 +237,13 @@ def _apply(team: Team, values: dict[str, str]) -> None:
             raise InvalidInput(f"{setting.replace('_', '-')}: {error}") from None
 
 
+async def managed_team(session: AsyncSession, *, actor: User) -> Team:
+    """The actor's team, to read and change its settings: for its manager (or an admin)."""
+    if actor.team_id is None or not is_manager_of(actor, actor.team_id):
+        raise Forbidden("a team's settings are for its manager", code="managers_only")
+    return await session.get_one(Team, actor.team_id)
+
+
 async def roster(session: AsyncSession, *, actor: User) -> list[tuple[User, int]]:
     """The team's active people with their open leads: who is on shift and how loaded."""
     if not is_manager_of(actor, actor.team_id):

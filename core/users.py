@@ -9,8 +9,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User
+from core.permissions import is_manager_of
 from core.settings import LOCALES
 from core.teams import get_team
 
@@ -82,8 +83,13 @@ async def create_invite(
     name: str | None = None,
     actor: User | None = None,
 ) -> Invite:
-    """A single-use token, valid for a week, that makes its opener a user of the team."""
+    """A single-use token, valid for a week, that makes its opener a user of the team.
+
+    With an `actor` (the bot), only the team's manager invites, and only an admin invites admins.
+    """
     team = await get_team(session, team_name) if team_name else None
+    if actor is not None and not _may_invite(actor, team, role):
+        raise Forbidden("only a manager of the team invites people to it", code="managers_only")
     invite = Invite(
         token=secrets.token_urlsafe(24),
         role=parse_role(role),
@@ -100,8 +106,20 @@ async def create_invite(
     return invite
 
 
+def _may_invite(actor: User, team: Team | None, role: str) -> bool:
+    if actor.role == Role.ADMIN:
+        return True
+    return role != Role.ADMIN and team is not None and is_manager_of(actor, team.id)
+
+
 async def accept_invite(
-    session: AsyncSession, *, token: str, telegram_id: int, display_name: str, now: datetime
+    session: AsyncSession,
+    *,
+    token: str,
+    telegram_id: int,
+    display_name: str,
+    now: datetime,
+    telegram_locale: str | None = None,
 ) -> User:
     """Bind the Telegram account that opened an invite link; each token works once."""
     invite = (await session.exec(select(Invite).where(Invite.token == token))).first()
@@ -114,6 +132,7 @@ async def accept_invite(
         display_name=(invite.display_name or display_name).strip()[:100] or str(telegram_id),
         role=invite.role,
         team_id=invite.team_id,
+        telegram_locale=telegram_locale,
     )
     session.add(user)
     await session.flush()

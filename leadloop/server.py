@@ -11,6 +11,7 @@ from aiogram import Bot, Dispatcher
 from fastapi import APIRouter, FastAPI
 
 from bot.app import create_bot, create_dispatcher
+from bot.commands import register_all_commands
 from bot.i18n import create_i18n
 from bot.outbox_sender import OutboxSender
 from bot.pushes import PushRenderer
@@ -101,6 +102,7 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
         scheduler.start()
+        await register_all_commands(bot, i18n, sessions)
         await updates.start(settings)
         try:
             yield

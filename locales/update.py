@@ -3,6 +3,7 @@
 Translators then fill in the new entries of each `.po` file; `.mo` files are never edited.
 """
 
+import copy
 from io import BytesIO
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def main() -> None:
     for locale in LOCALES:
         with catalog_path(locale).open("rb") as po:
             catalog = read_po(po, locale=locale)
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy each: the English catalog's texts are filled in on the very message objects
+        # an update hands over, and they must not leak into the other catalogs as "translations".
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if locale == SOURCE_LOCALE:
             _copy_source_texts(catalog)
         buffer = BytesIO()

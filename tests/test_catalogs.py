@@ -9,9 +9,11 @@ from babel.messages.pofile import read_po
 
 from bot.i18n import compile_catalogs
 from core.settings import LOCALES
-from locales.update import catalog_path, extract
+from locales.update import SOURCE_LOCALE, catalog_path, extract
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
+#: Placeholders, HTML tags, commands and codes stay as they are in every language.
+_UNTRANSLATABLE = re.compile(r"\{\w*\}|<[^>]*>|/\w+|\b[A-Z]{2,}\b")
 
 
 def _forms(value: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -20,6 +22,14 @@ def _forms(value: str | tuple[str, ...]) -> tuple[str, ...]:
 
 def _key(message: Message) -> str:
     return _forms(message.id)[0]
+
+
+def _still_english(entry: Message) -> bool:
+    """The English text kept as its own translation, though it has words to translate."""
+    if _forms(entry.string) != _forms(entry.id):
+        return False
+    words = _UNTRANSLATABLE.sub(" ", _key(entry))
+    return re.search(r"[A-Za-z]{3,}", words) is not None
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +48,8 @@ def test_every_used_message_is_translated(locale: str, used: list[Message]) -> N
             problems.append(f"missing: {_key(message)!r}")
         elif entry.fuzzy or not all(_forms(entry.string)):
             problems.append(f"untranslated: {_key(message)!r}")
+        elif locale != SOURCE_LOCALE and _still_english(entry):
+            problems.append(f"still English: {_key(message)!r}")
         else:
             expected = set(_PLACEHOLDER.findall(_key(message)))
             for form in _forms(entry.string):

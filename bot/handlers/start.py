@@ -1,11 +1,13 @@
 """/start: greet a member, bind an invited account, turn strangers away politely."""
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands import register_user_commands
 from bot.menu import main_menu
 from bot.texts import quote, role_label
 from core import users
@@ -32,7 +34,12 @@ def greeting(member: User, team: Team | None) -> str:
 
 
 async def accept_invite(
-    message: Message, command: CommandObject, session: AsyncSession, member: User | None
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: User | None,
 ) -> None:
     """`/start <token>` from an invitation link binds the account that opened it."""
     if member is not None:
@@ -48,15 +55,16 @@ async def accept_invite(
             telegram_id=message.from_user.id,
             display_name=message.from_user.full_name,
             now=utcnow(),
+            telegram_locale=message.from_user.language_code,
         )
     except (NotFound, Conflict):
         await message.answer(
             _("This invitation link is unknown, used or expired. Ask your manager for a new one.")
         )
         return
-    await message.answer(
-        greeting(joined, await _team_of(session, joined)), reply_markup=main_menu(joined)
-    )
+    team = await _team_of(session, joined)
+    await message.answer(greeting(joined, team), reply_markup=main_menu(joined))
+    await register_user_commands(bot, i18n, joined, team)
 
 
 async def start(message: Message, member: User | None, team: Team | None) -> None:
