@@ -25,6 +25,7 @@ from bot.handlers import (
     start,
     steps,
     team,
+    today,
 )
 from bot.i18n import LocaleMiddleware
 from bot.middlewares import SessionMiddleware
@@ -53,6 +54,7 @@ def create_dispatcher(sessions: async_sessionmaker[AsyncSession], i18n: I18n) ->
         new_lead.router(),
         steps.router(),
         find.router(),
+        today.router(),
         card.router(),
         leads.router(),
         access.router(),

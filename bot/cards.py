@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import formatting
 from bot.callbacks import Claim, LeadAction
-from bot.rendering import Rendered
+from bot.rendering import Rendered, markup
 from bot.texts import (
     channel_label,
     field_label,
@@ -132,7 +132,7 @@ def card_keyboard(card: Card) -> InlineKeyboardMarkup | None:
     if card.attachments:
         button(_("🗂 Files"), "files")
     keyboard.adjust(2)
-    return keyboard.as_markup() if keyboard.buttons else None
+    return markup(keyboard)
 
 
 def render_card(card: Card, *, now: datetime, zone: ZoneInfo) -> Rendered:

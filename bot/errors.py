@@ -51,3 +51,10 @@ def explain(error: DomainError) -> str:
     return messages.get(
         error.code, _("That did not work: {reason}").format(reason=quote(str(error)))
     )
+
+
+def try_again(error: DomainError) -> str:
+    """A typed answer refused: why, and that the same step waits for another try."""
+    return _("⚠️ {problem}\nNothing was changed: send it again, or /cancel.").format(
+        problem=explain(error)
+    )

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,11 @@ class Rendered:
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+
+
+def markup(keyboard: InlineKeyboardBuilder) -> InlineKeyboardMarkup | None:
+    """The builder's buttons, or none at all rather than an empty keyboard."""
+    return keyboard.as_markup() if any(True for _ in keyboard.buttons) else None
 
 
 @dataclass(frozen=True)

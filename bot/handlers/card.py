@@ -15,7 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import LeadAction
-from bot.handlers import card_edits, card_steps, steps
+from bot.handlers import card_edits, card_steps, followup, steps
 from bot.handlers.card_edits import show, with_back
 from bot.handlers.steps import CardStep
 from bot.handlers.team import lead_ids
@@ -33,6 +33,7 @@ CAPTION_CHARS = 1000
 
 def router() -> Router:
     card_router = Router(name="card")
+    card_router.include_router(followup.router())
     card_router.include_router(card_steps.router())
     buttons = Router(name="card_buttons")
     buttons.message.filter(MagicData(F.member.is_not(None)))
@@ -47,6 +48,7 @@ def router() -> Router:
         "lost": lost,
         "reopen": reopen,
         **card_edits.PRESSES,
+        **followup.PRESSES,
     }
     for action, handler in presses.items():
         buttons.callback_query.register(handler, LeadAction.filter(F.action == action))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -122,6 +123,21 @@ def shown_value(lead: Lead, team: Team, field: str) -> str:
     return "—" if value in (None, "") else quote(str(value))
 
 
+async def ask_typed(
+    query: CallbackQuery,
+    lead_id: int,
+    session: AsyncSession,
+    member: User,
+    state: FSMContext,
+    step: State,
+    question: str,
+) -> None:
+    """Check the person may change the lead, then ask `question` (about `{name}`) in place."""
+    lead, _team = await lead_edits.for_change(session, actor=member, lead_id=lead_id)
+    await steps.begin(state, step, lead_id)
+    await show(query, with_back(question.format(name=quote(lead.name)), lead_id))
+
+
 async def attach(
     query: CallbackQuery,
     callback_data: LeadAction,
@@ -129,14 +145,11 @@ async def attach(
     member: User,
     state: FSMContext,
 ) -> None:
-    lead_id = callback_data.lead_id
-    lead, _team = await lead_edits.for_change(session, actor=member, lead_id=lead_id)
-    await steps.begin(state, CardStep.file, lead_id)
-    text = _(
+    question = _(
         "Send a photo or a document for <b>{name}</b>: site photos, IDs, floor plans. "
         "/cancel to stop."
-    ).format(name=quote(lead.name))
-    await show(query, with_back(text, lead_id))
+    )
+    await ask_typed(query, callback_data.lead_id, session, member, state, CardStep.file, question)
 
 
 async def release(
@@ -146,13 +159,9 @@ async def release(
     member: User,
     state: FSMContext,
 ) -> None:
+    question = _("Why does <b>{name}</b> go back to the pool? Write the reason, or /cancel.")
     lead_id = callback_data.lead_id
-    lead, _team = await lead_edits.for_change(session, actor=member, lead_id=lead_id)
-    await steps.begin(state, CardStep.release, lead_id)
-    text = _("Why does <b>{name}</b> go back to the pool? Write the reason, or /cancel.").format(
-        name=quote(lead.name)
-    )
-    await show(query, with_back(text, lead_id))
+    await ask_typed(query, lead_id, session, member, state, CardStep.release, question)
 
 
 #: The card actions handled here, by LeadAction.action.

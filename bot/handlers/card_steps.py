@@ -14,7 +14,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import explain
+from bot.errors import try_again
 from bot.handlers.steps import CardStep, answers_step
 from bot.views import lead_card
 from core import lead_edits, lifecycle
@@ -61,11 +61,7 @@ async def _answer(
         if error.code in SETTLED:
             await state.clear()
             raise
-        await message.answer(
-            _("⚠️ {problem}\nNothing was changed: send it again, or /cancel.").format(
-                problem=explain(error)
-            )
-        )
+        await message.answer(try_again(error))
         return
     except DomainError:
         await state.clear()
@@ -160,6 +156,12 @@ async def hint(message: Message, state: FSMContext) -> None:
         CardStep.file.state: _("Send a photo or a document."),
         CardStep.release.state: _("Write why the lead goes back to the pool."),
         CardStep.lost.state: _("Write why the lead is lost."),
+        CardStep.channel.state: _("Tap one of the buttons above."),
+        CardStep.intent.state: _("Tap one of the buttons above."),
+        CardStep.summary.state: _("Write what came of it as text."),
+        CardStep.next_step.state: _("Write the next step as text."),
+        CardStep.task.state: _("Write the task as text."),
+        CardStep.due.state: _("Tap a time above, or write a date such as 05.12 15:30."),
     }
     text = hints.get(step or "", "")
     await message.answer(_("{hint} Or /cancel.").format(hint=text))

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import formatting
 from bot.callbacks import HistoryPage
 from bot.handlers.team import TEXT_BUDGET, lead_ids
-from bot.rendering import Rendered
+from bot.rendering import Rendered, markup
 from bot.texts import channel_label, field_label, quote, stage_label
 from bot.views import edit_or_send
 from core import merge
@@ -86,8 +86,7 @@ async def history_page(
     if len(entries) > shown:
         older = HistoryPage(lead_id=lead_id, offset=offset + shown)
         keyboard.button(text=_("Older ▶"), callback_data=older)
-    buttons = keyboard.as_markup() if list(keyboard.buttons) else None
-    return Rendered("\n".join(lines), buttons)
+    return Rendered("\n".join(lines), markup(keyboard))
 
 
 def history_line(line: HistoryLine, zone: ZoneInfo) -> str:

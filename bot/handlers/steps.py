@@ -16,13 +16,20 @@ from bot import menu
 
 
 class CardStep(StatesGroup):
-    """A card button asked for: tags, a field's value, files, why to release, why lost."""
+    """A card button asked for: tags, a field's value, files, why to release, why lost; and the
+    steps of a follow-up (channel, summary, intent, next step, its due time) or a task."""
 
     tags = State()
     value = State()
     file = State()
     release = State()
     lost = State()
+    channel = State()
+    summary = State()
+    intent = State()
+    next_step = State()
+    task = State()
+    due = State()
 
 
 class FindStep(StatesGroup):
