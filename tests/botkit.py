@@ -96,7 +96,12 @@ class BotUnderTest:
         return await self.send(update, user_id)
 
     async def press(
-        self, user_id: int, message: dict[str, Any] | ApiCall, label: str | Callable[[str], bool]
+        self,
+        user_id: int,
+        message: dict[str, Any] | ApiCall,
+        label: str | Callable[[str], bool],
+        *,
+        language_code: str | None = "en",
     ) -> ApiCall:
         """Press the inline button whose text contains `label`; returns what is shown next.
 
@@ -104,12 +109,20 @@ class BotUnderTest:
         """
         shown = message_of(message) if isinstance(message, ApiCall) else message
         data = self.button_data(shown, label)
-        return await self.press_data(user_id, shown, data)
+        return await self.press_data(user_id, shown, data, language_code=language_code)
 
-    async def press_data(self, user_id: int, message: dict[str, Any], data: str) -> ApiCall:
+    async def press_data(
+        self,
+        user_id: int,
+        message: dict[str, Any],
+        data: str,
+        *,
+        language_code: str | None = "en",
+    ) -> ApiCall:
         """Press a button with exactly this callback data (a forged one, if you like)."""
         since = self.mark()
-        update = self.standin.add_update(callback_query(make_user(user_id), message, data))
+        sender = make_user(user_id, language_code=language_code)
+        update = self.standin.add_update(callback_query(sender, message, data))
         query_id = update["callback_query"]["id"]
         await self.standin.wait_for_call(
             "answerCallbackQuery",
