@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiohttp import web
+from sqlalchemy import text as sa_text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -327,3 +328,52 @@ async def test_100_parallel_webhooks_for_20_people_make_20_leads_each_offered_on
     assert sorted(offer.lead_id for offer in offers) == sorted(lead.id for lead in leads)
     journal = (await session.exec(select(WebhookDelivery.outcome))).all()
     assert journal.count("accepted") == 100
+
+
+async def _fail_outbox_inserts(session: AsyncSession, on: bool) -> None:
+    """A database that refuses the last write of intake (the offer's push), as a full disk would."""
+    dialect = session.bind.dialect.name if session.bind else ""
+    if dialect == "sqlite":
+        statements = (
+            ["CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END"]
+            if on
+            else ["DROP TRIGGER refuse"]
+        )
+    else:
+        statements = (
+            [
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'full'; END $$",
+                "CREATE TRIGGER refuse BEFORE INSERT ON outbox "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ]
+            if on
+            else ["DROP TRIGGER refuse ON outbox", "DROP FUNCTION refuse()"]
+        )
+    for statement in statements:
+        await session.exec(sa_text(statement))
+    await session.commit()
+
+
+async def test_a_write_failing_midway_keeps_neither_journal_nor_lead_and_the_retry_lands(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = json.dumps({"name": "Vera", "phone": "+7 916 111 22 33"}).encode()
+    await _fail_outbox_inserts(session, on=True)
+    failed = await client.post("/webhooks/leads/site", content=body, headers=standard(body, "v1"))
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"]
+    assert failed.json() == {"ok": False, "error": "not stored; deliver again later"}
+    session.expire_all()
+    assert await leads_of(session) == []
+    assert (await session.exec(select(WebhookDelivery))).all() == []
+
+    await _fail_outbox_inserts(session, on=False)
+    retried = await client.post("/webhooks/leads/site", content=body, headers=standard(body, "v1"))
+    assert (retried.status_code, retried.json()["outcome"]) == (200, "accepted")
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.state) == ("Vera", "offered")
+    journal = (await session.exec(select(WebhookDelivery.outcome))).all()
+    assert journal == ["accepted"]
+    assert len((await session.exec(select(OutboxMessage))).all()) == 1

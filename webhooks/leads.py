@@ -6,11 +6,13 @@ unreachable person 422 naming the field; accepted, redelivery included, 200. Nev
 never a 500 for bad input.
 """
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +24,26 @@ from webhooks.body import read_limited
 from webhooks.graph import GraphClient, GraphUnavailable
 from webhooks.metrics import Metrics
 from webhooks.ratelimit import SourceRates
+
+log = logging.getLogger(__name__)
+
+#: The body as OpenAPI describes it: any JSON object, form or batch; a source's mapping says
+#: which fields are the name, phone and so on (these are the generic kind's defaults).
+_LEAD_FIELDS = {
+    "type": "object",
+    "properties": {
+        key: {"type": "string"} for key in ("name", "phone", "email", "comment", "utm_source")
+    },
+}
+LEAD_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"oneOf": [_LEAD_FIELDS, {"type": "array", "items": _LEAD_FIELDS}]}
+        },
+        "application/x-www-form-urlencoded": {"schema": _LEAD_FIELDS},
+    },
+}
 
 
 def leads_router(
@@ -43,7 +65,9 @@ def leads_router(
             413: {"description": "body too large"},
             422: {"description": "no usable lead"},
             429: {"description": "over the source's rate"},
+            503: {"description": "not stored (database or Meta's Graph API down): deliver again"},
         },
+        openapi_extra={"requestBody": LEAD_BODY},
     )
     async def receive_leads(name: str, request: Request) -> JSONResponse:
         """Receive one delivery (a lead, or a batch) from a web form or sender."""
@@ -65,7 +89,14 @@ def leads_router(
             )
         return await _receive(sessions, source, headers, body, graph, clock(), metrics)
 
-    @router.get("/webhooks/leads/{name}", response_class=PlainTextResponse)
+    @router.get(
+        "/webhooks/leads/{name}",
+        response_class=PlainTextResponse,
+        responses={
+            403: {"description": "not a Meta source, or a wrong token"},
+            404: {"description": "unknown source"},
+        },
+    )
     async def meta_handshake(name: str, request: Request) -> str:
         """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
         source = await _source(sessions, name, metrics)
@@ -138,6 +169,16 @@ async def _receive(
         metrics.count(source.name, "graph_unavailable")
         return JSONResponse(
             {"ok": False, "error": str(error)}, status_code=503, headers={"Retry-After": "60"}
+        )
+    except SQLAlchemyError as error:
+        # Nothing of the delivery was kept (journal and leads commit together): the sender's
+        # retry brings it again, so a 5xx that asks for one loses nothing.
+        log.error("delivery to %s not stored: %s", source.name, type(error).__name__)
+        metrics.count(source.name, "not_stored")
+        return JSONResponse(
+            {"ok": False, "error": "not stored; deliver again later"},
+            status_code=503,
+            headers={"Retry-After": "30"},
         )
     except InvalidInput as error:
         metrics.count(source.name, "rejected")
