@@ -240,3 +240,20 @@ async def test_today_is_calm_when_nothing_is_due_and_refuses_foreign_tasks(
     assert forged.params["text"] == "Not found."
     await session.refresh(task)
     assert task.done_at is None
+
+
+async def test_a_long_agenda_stays_within_one_message(
+    bot: BotUnderTest, session: AsyncSession
+) -> None:
+    _team, anna, lead, _card = await _rep_with_lead(bot, session)
+    now = utcnow()
+    due = now - timedelta(hours=1)
+    session.add_all(_task(lead, anna, f"{n:02d} " + "call back " * 40, due) for n in range(60))
+    await session.commit()
+    agenda = await bot.say(anna.telegram_id, "/today")
+    text = text_of(agenda)
+    assert len(text) <= 4096
+    shown = sum(line.startswith("• ") for line in text.splitlines())
+    assert 10 <= shown < 60
+    assert text.splitlines()[-1] == f"…and {60 - shown} more."
+    assert len(button_texts(agenda)) == 2 * min(shown, 15)

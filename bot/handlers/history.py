@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import formatting
 from bot.callbacks import HistoryPage
-from bot.handlers.team import TEXT_BUDGET, lead_ids
-from bot.rendering import Rendered, markup
+from bot.handlers.team import lead_ids
+from bot.rendering import TEXT_BUDGET, Rendered, markup
 from bot.texts import channel_label, field_label, quote, stage_label
 from bot.views import edit_or_send
 from core import merge

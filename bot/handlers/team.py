@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import formatting
 from bot.callbacks import MergeLeads, Reassign
 from bot.menu import TEAM
-from bot.rendering import Rendered
+from bot.rendering import Rendered, append_fitting
 from bot.texts import quote, role_label
 from bot.views import edit_or_send, send_card
 from core import lifecycle, merge, teams, users
@@ -18,8 +18,6 @@ from core.followups import timezone_of
 from core.masking import mask_phone
 from core.models import Lead, LeadState, Role, Team, User, utcnow
 
-#: Room left under Telegram's 4096 characters for the last line of a long list.
-TEXT_BUDGET = 3900
 #: The roles a manager may invite from the bot.
 INVITABLE = (Role.REP, Role.MANAGER, Role.FINANCE)
 
@@ -49,17 +47,16 @@ async def show_team(message: Message, session: AsyncSession, member: User) -> No
     """Who is on shift (🟢) or off (⚪), their role and open leads."""
     people = await teams.roster(session, actor=member)
     lines = [_("👥 <b>Your team</b> (🟢 on shift, ⚪ off shift):")]
-    for shown, (person, open_leads) in enumerate(people):
-        line = _("{shift} {name} · {role} · {count}").format(
+    rows = [
+        _("{shift} {name} · {role} · {count}").format(
             shift="🟢" if person.on_shift else "⚪",
             name=quote(person.display_name),
             role=role_label(person.role),
             count=_("{n} open lead", "{n} open leads", open_leads).format(n=open_leads),
         )
-        if sum(len(text) + 1 for text in lines) + len(line) > TEXT_BUDGET:
-            lines.append(_("…and {n} more.").format(n=len(people) - shown))
-            break
-        lines.append(line)
+        for person, open_leads in people
+    ]
+    append_fitting(lines, rows)
     await message.answer("\n".join(lines))
 
 
