@@ -20,6 +20,7 @@ from core.models import utcnow
 from core.settings import Settings
 from leadloop.demo_data import DemoPeople, seed_demo
 from leadloop.demo_page import demo_router
+from leadloop.runtime import configure_logging
 from leadloop.server import build_app
 from leadloop.standin import BotApiStandin
 
@@ -29,9 +30,7 @@ log = logging.getLogger("leadloop.demo")
 
 def run_demo(settings: Settings) -> None:
     """Create the demo database afresh and serve until Ctrl+C or SIGTERM."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     database = settings.data_dir / "demo.sqlite3"
     for stale in (
         database,

@@ -16,12 +16,14 @@ from sqlalchemy import insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import teams, users
+from core import sources, teams, users
 from core.contacts import normalize_phone
 from core.models import Activity, Lead, LeadState, LeadTag, StageChange, Tag, Task, User
 from core.pipelines import preset
 
 TEAM = "Demo Renovation"
+#: The lead source behind the demo page's web form: a Tilda form, which signs nothing.
+WEB_FORM = "website"
 TIMEZONE = "America/Los_Angeles"
 LEAD_COUNT = 300
 TAGS = ("referral", "vip", "repeat", "urgent", "kitchen", "bathroom")
@@ -181,6 +183,8 @@ async def seed_demo(
         if user.role == "rep":
             reps.append(user)
     assert team.id is not None
+    web_form = {"team": TEAM, "tags": ["website"], "campaign": "demo_form"}
+    await sources.add_source(session, name=WEB_FORM, kind="tilda", values=web_form)
     world = _World(random.Random(seed), now, team.id, reps, ZoneInfo(TIMEZONE))
     plans = [_plan(world, index) for index in range(LEAD_COUNT)]
     tags = {name: Tag(team_id=team.id, name=name) for name in TAGS}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from leadloop.demo_data import DemoPeople, Persona
+from leadloop.demo_data import WEB_FORM, DemoPeople, Persona
 from leadloop.standin import (
     ApiCall,
     BotApiStandin,
@@ -106,6 +106,7 @@ class DemoPage:
             "team": self.people.team,
             "personas": personas,
             "contact_cards": cards,
+            "web_form": f"/webhooks/leads/{WEB_FORM}",
         }
 
     async def chat(self, telegram_id: int) -> dict[str, Any]:

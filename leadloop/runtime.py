@@ -1,6 +1,7 @@
 """Running one unit of work from the command line: settings, a session, one-line errors."""
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
@@ -20,6 +21,14 @@ def fail(message: str) -> NoReturn:
     """Print one clear line on stderr and exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def configure_logging() -> None:
+    """Log lines with time and source; the scheduler's note on every tick is left out."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 def settings_or_exit() -> Settings:

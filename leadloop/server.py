@@ -19,7 +19,7 @@ from core import migrate
 from core.db import create_engine, session_factory
 from core.scheduler import build_scheduler
 from core.settings import Settings, SettingsError
-from leadloop.runtime import fail
+from leadloop.runtime import configure_logging, fail
 from webhooks.app import create_app
 from webhooks.graph import GraphClient
 from webhooks.leads import leads_router
@@ -32,9 +32,7 @@ log = logging.getLogger("leadloop")
 
 def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; a configuration problem stops start-up with one line."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         _check(settings)
     except SettingsError as error:

@@ -17,9 +17,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.contacts import normalize_phone
-from core.models import Activity, Lead, LeadState, StageChange, Task, User
+from core.models import Activity, Lead, LeadSource, LeadState, StageChange, Task, User
 from core.pipelines import preset
-from leadloop.demo_data import PERSONAS, TEAM, TIMEZONE, DemoPeople, seed_demo
+from leadloop.demo_data import PERSONAS, TEAM, TIMEZONE, WEB_FORM, DemoPeople, seed_demo
 from leadloop.demo_page import demo_router
 from leadloop.standin import BotApiStandin, tiny_png
 
@@ -53,6 +53,8 @@ async def test_seed_demo_creates_the_people_and_a_varied_book(session: AsyncSess
     names = " ".join(lead.name for lead in leads)
     assert re.search("[А-я]", names) and re.search("[\u4e00-\u9fff]", names)
     assert {lead.source for lead in leads} == {"tilda", "typeform", "referral", "walk-in", "meta"}
+    form = (await session.exec(select(LeadSource))).one()
+    assert (form.name, form.kind, form.secret, form.tags) == (WEB_FORM, "tilda", None, ["website"])
 
 
 async def test_seed_demo_history_agrees_with_each_lead(session: AsyncSession) -> None:

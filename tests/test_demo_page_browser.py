@@ -127,6 +127,53 @@ async def test_a_rep_says_start_in_the_browser_and_reads_the_greeting(
             await browser.close()
 
 
+async def test_a_customer_fills_the_web_form_and_a_rep_claims_it_in_the_browser(
+    browser_ready: None, demo_url: str
+) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 420, "height": 860})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(demo_url)
+            await page.get_by_label("Your name").fill("Nora Quinn")
+            await page.get_by_label("Phone").fill("+1 415 555 0199")
+            await page.get_by_label("What shall we renovate?").fill("Kitchen")
+            await page.get_by_role("button", name="Send request").click()
+            result = page.locator("#web-form-result")
+            await expect(result).to_contain_text(
+                "LeadLoop took the request: lead #", timeout=10_000
+            )
+
+            rep = await _offered_to(demo_url, "Nora Quinn")
+            await page.get_by_role("button", name=re.compile(rep)).click()
+            offer = page.locator(".row.theirs", has_text="New lead: Nora Quinn")
+            await expect(offer.locator(".bubble")).to_contain_text("+1 415 *** **99")
+            await offer.get_by_role("button", name="Claim").click()
+            card = page.locator(".row.theirs .bubble", has_text="📞 +14155550199")
+            await expect(card).to_contain_text("Nora Quinn", timeout=10_000)
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def _offered_to(demo_url: str, customer: str) -> str:
+    """The name of the demo rep whose chat shows the offer of `customer`."""
+    async with httpx.AsyncClient() as client:
+        setup = (await client.get(demo_url + "api/setup")).json()
+        reps = [p for p in setup["personas"] if p["role"] == "rep"]
+        for _ in range(50):
+            for rep in reps:
+                chat = (await client.get(demo_url + f"api/chats/{rep['id']}")).json()
+                if any(customer in (m.get("text") or "") for m in chat["messages"]):
+                    return rep["name"]
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"no rep was offered {customer}")
+
+
 async def _check_reply_keyboard(page: Page, demo_url: str) -> None:
     """The page shows whatever reply keyboard the bot sent with its greeting."""
     async with httpx.AsyncClient() as client:

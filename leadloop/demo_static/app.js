@@ -408,8 +408,28 @@ function wire() {
   });
 }
 
+// ---- the website form: a customer's request through the real lead webhook
+
+async function sendWebForm(event) {
+  event.preventDefault();
+  const form = event.target;
+  const fields = new URLSearchParams(new FormData(form));
+  fields.set("tranid", `demo-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
+  const result = $("web-form-result");
+  result.textContent = "Sending…";
+  const response = await fetch(state.setup.web_form, { method: "POST", body: fields });
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok && answer.leads && answer.leads.length) {
+    result.textContent = `LeadLoop took the request: lead #${answer.leads[0]}. Open the reps' chats: a new lead is offered to one of them, a returning customer's owner is told.`;
+    form.reset();
+  } else {
+    result.textContent = `Not taken (${response.status}): ${answer.error || answer.detail || "try again"}`;
+  }
+}
+
 async function main() {
   wire();
+  $("web-form").addEventListener("submit", (event) => sendWebForm(event).catch((error) => toast(error.message, true)));
   state.setup = await api("setup");
   $("team-name").textContent = state.setup.team;
   $("bot-name").textContent = state.setup.bot.name;
