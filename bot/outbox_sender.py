@@ -39,6 +39,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
+from aiogram.methods import Response
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,6 +61,11 @@ from core.models import OutboxMessage, utcnow
 log = logging.getLogger(__name__)
 
 Render = Callable[[AsyncSession, OutboxMessage], Awaitable[Rendered | None]]
+
+#: aiogram parses every answer with `Response[Message]`, and pydantic caches such generic
+#: models only while something else holds them: without this reference the model was rebuilt
+#: after each garbage collection, costing ~1.5 ms of CPU per message sent (pyinstrument).
+_ANSWER_MODEL = Response[Message]
 
 
 class OutboxSender:

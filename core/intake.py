@@ -36,7 +36,7 @@ from core.payloads import parse_body
 from core.pipelines import preset
 from core.races import retry_on_race
 from core.routing import route
-from core.scoring import rescore
+from core.scoring import score
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
 KEY_LIFETIME = timedelta(hours=72)
@@ -183,7 +183,7 @@ async def _take(
         return existing.id or 0
     lead = Lead(
         team_id=team.id or 0,
-        name=(inbound.name or phone.raw if phone else inbound.name) or email or "",
+        name=_display_name(inbound, phone, email),
         phone_raw=phone.raw if phone else None,
         phone_e164=phone.e164 if phone else None,
         phone_valid=phone.valid if phone else True,
@@ -197,19 +197,30 @@ async def _take(
         state=LeadState.POOL,
         **{name: value[:200] for name, value in inbound.utm.items()},
     )
+    _score_new(lead, team, now)
     session.add(lead)
     await session.flush()
     session.add(StageChange(lead_id=lead.id or 0, to_stage=lead.stage, at=now))
-    await tags.attach(session, lead, source.tags)
+    if source.tags:
+        await tags.attach(session, lead, source.tags)
     if inbound.comment:
         session.add(
             Activity(
                 lead_id=lead.id or 0, channel="form", summary=inbound.comment[:4000], created_at=now
             )
         )
-    await rescore(session, lead, now)
     await route(session, lead=lead, team=team, now=now)
     return lead.id or 0
+
+
+def _score_new(lead: Lead, team: Team, now: datetime) -> None:
+    """Score a lead before its first INSERT (saving an UPDATE).
+
+    A new lead has no activity with an intent yet (the form's comment carries none), so
+    there is no last intent to look up: the same result as `scoring.rescore`, without a query.
+    """
+    result = score(lead, team, last_intent=None, now=now)
+    lead.score, lead.grade = result.points, result.grade
 
 
 def _display_name(inbound: Inbound, phone: Any, email: str | None) -> str:

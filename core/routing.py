@@ -9,8 +9,9 @@ candidate: the lead goes to the team's pool and every manager of the team is tol
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core import outbox
 from core.masking import mask_email, mask_phone
@@ -29,6 +30,8 @@ from core.models import (
 
 STRATEGIES = ("round-robin", "least-loaded", "to-user")
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
+#: Reps read at a time when looking for the next one in turn who is below their cap.
+_PAGE = 10
 
 
 async def route(
@@ -47,7 +50,9 @@ async def route(
     if rep is None:
         await to_pool(session, lead=lead, team=team, now=now)
         return None
-    rep.route_credit += 1 / max(rep.weight, 1)
+    # Added in SQL, not in Python: two leads routed at once to the same rep both count.
+    credit = col(User.route_credit) + 1 / max(rep.weight, 1)
+    await session.exec(update(User).where(col(User.id) == rep.id).values(route_credit=credit))
     return await _offer(session, lead, team, rep, rep.telegram_id, now)
 
 
@@ -55,31 +60,23 @@ async def pick(
     session: AsyncSession, *, lead: Lead, team: Team, now: datetime, exclude: Collection[int]
 ) -> User | None:
     """The rep the first matching rule chooses among those who can take a lead now."""
-    rules = (
-        await session.exec(
-            select(RoutingRule)
-            .where(RoutingRule.team_id == team.id)
-            .order_by(col(RoutingRule.position), col(RoutingRule.id))
-        )
-    ).all()
-    rule = await _first_match(session, rules, lead)
-    candidates = [
-        rep
-        for rep in await available_reps(session, team=team, now=now, lead=lead)
-        if rep.id not in exclude
-    ]
-    if not candidates:
-        return None
-    strategy = rule.strategy if rule else "round-robin"
-    if strategy == "to-user":
-        return next((rep for rep in candidates if rule and rep.id == rule.user_id), None)
-    if strategy == "least-loaded":
-        loads = await open_counts(session, [rep.id or 0 for rep in candidates])
-        return min(
-            candidates,
-            key=lambda rep: (loads.get(rep.id or 0, 0) / max(rep.weight, 1), rep.id or 0),
-        )
-    return min(candidates, key=lambda rep: (rep.route_credit, rep.id or 0))
+    rule = await _first_match(session, await _rules(session, team), lead)
+    eligible = _eligible(team, lead, now, exclude)
+    if rule is not None and rule.strategy == "to-user":
+        return await _first_not_full(session, team, eligible.where(User.id == rule.user_id))
+    if rule is not None and rule.strategy == "least-loaded":
+        return await _least_loaded(session, team, eligible)
+    in_turn = eligible.order_by(col(User.route_credit), col(User.id))
+    return await _first_not_full(session, team, in_turn)
+
+
+async def _rules(session: AsyncSession, team: Team) -> Sequence[RoutingRule]:
+    query = (
+        select(RoutingRule)
+        .where(RoutingRule.team_id == team.id)
+        .order_by(col(RoutingRule.position), col(RoutingRule.id))
+    )
+    return (await session.exec(query)).all()
 
 
 async def _first_match(
@@ -106,36 +103,66 @@ async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool
     return str(lead.profile.get(key, "")).casefold() == value
 
 
-async def available_reps(
-    session: AsyncSession, *, team: Team, now: datetime, lead: Lead | None = None
-) -> list[User]:
-    """Active, on-shift, reachable reps of the team below their cap and not cooling down."""
-    reps = list(
-        (
-            await session.exec(
-                select(User)
-                .where(
-                    User.team_id == team.id,
-                    User.role == Role.REP,
-                    col(User.is_active),
-                    col(User.on_shift),
-                    col(User.reachable),
-                )
-                .order_by(col(User.id))
-            )
-        ).all()
+def _eligible(
+    team: Team, lead: Lead, now: datetime, exclude: Collection[int]
+) -> SelectOfScalar[User]:
+    """Active, on-shift, reachable reps of the team, not excluded and not cooling down for
+    the lead; whether they are full is checked on the few the caller looks at."""
+    query = select(User).where(
+        User.team_id == team.id,
+        User.role == Role.REP,
+        col(User.is_active),
+        col(User.on_shift),
+        col(User.reachable),
     )
+    if exclude:
+        query = query.where(col(User.id).not_in(list(exclude)))
+    cooling = select(ClaimBlock.user_id).where(
+        ClaimBlock.lead_id == lead.id, ClaimBlock.until > now
+    )
+    return query.where(col(User.id).not_in(cooling))
+
+
+async def _first_not_full(
+    session: AsyncSession, team: Team, ordered: SelectOfScalar[User]
+) -> User | None:
+    """The first rep of the ordered query below their open-lead cap.
+
+    Reps are read a page at a time and loads are counted for capped reps of that page only:
+    a lead costs one short query, not a read of the whole team.
+    """
+    offset = 0
+    while True:
+        page = list((await session.exec(ordered.limit(_PAGE).offset(offset))).all())
+        capped = [rep.id or 0 for rep in page if _cap(rep, team) is not None]
+        loads = await open_counts(session, capped) if capped else {}
+        for rep in page:
+            if not _full(rep, team, loads.get(rep.id or 0, 0)):
+                return rep
+        if len(page) < _PAGE:
+            return None
+        offset += _PAGE
+
+
+async def _least_loaded(
+    session: AsyncSession, team: Team, eligible: SelectOfScalar[User]
+) -> User | None:
+    """The rep with the fewest open leads per unit of weight (ties: the lowest id)."""
+    reps = list((await session.exec(eligible)).all())
     loads = await open_counts(session, [rep.id or 0 for rep in reps])
-    blocked = await _blocked(session, lead, now) if lead is not None else set()
-    return [
-        rep
-        for rep in reps
-        if rep.id not in blocked and not _full(rep, team, loads.get(rep.id or 0, 0))
-    ]
+    return min(
+        (rep for rep in reps if not _full(rep, team, loads.get(rep.id or 0, 0))),
+        key=lambda rep: (loads.get(rep.id or 0, 0) / max(rep.weight, 1), rep.id or 0),
+        default=None,
+    )
+
+
+def _cap(rep: User, team: Team) -> int | None:
+    return rep.max_open_leads or team.max_open_leads
 
 
 def _full(rep: User, team: Team, load: int) -> bool:
-    cap = rep.max_open_leads or team.max_open_leads
+    cap = _cap(rep, team)
     return cap is not None and load >= cap
 
 
@@ -146,13 +173,6 @@ async def open_counts(session: AsyncSession, user_ids: list[int]) -> dict[int, i
         .group_by(col(Lead.owner_id))
     )
     return {owner: count for owner, count in rows.all() if owner is not None}
-
-
-async def _blocked(session: AsyncSession, lead: Lead, now: datetime) -> set[int]:
-    rows = await session.exec(
-        select(ClaimBlock.user_id).where(ClaimBlock.lead_id == lead.id, ClaimBlock.until > now)
-    )
-    return set(rows.all())
 
 
 async def _offer(
