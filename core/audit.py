@@ -30,3 +30,26 @@ def record(
             after=after,
         )
     )
+
+
+def lead_changed(
+    session: AsyncSession,
+    lead_id: int | None,
+    action: str,
+    *,
+    actor: User | None,
+    channel: Channel = Channel.BOT,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An audit entry about a lead (the most common kind)."""
+    record(
+        session,
+        actor=actor,
+        channel=channel,
+        entity="lead",
+        entity_id=lead_id,
+        action=action,
+        before=before,
+        after=after,
+    )

@@ -104,13 +104,12 @@ async def log_followup(
         )
         await session.flush()
         await _refresh_next_action(session, lead)
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "followup",
         actor=actor,
         channel=Channel.BOT,
-        entity="lead",
-        entity_id=lead.id,
-        action="followup",
         after={"channel": channel, "intent": intent},
     )
     await session.flush()

@@ -40,13 +40,12 @@ async def move_stage(
             lead_id=lead.id, from_stage=lead.stage, to_stage=stage, actor_id=actor.id, at=now
         )
     )
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "stage",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="stage",
         before={"stage": lead.stage},
         after={"stage": stage},
     )
@@ -88,13 +87,12 @@ async def edit_field(
     before = _field_value(lead, field)
     _set_field(lead, team, field, text)
     await rescore(session, lead, utcnow())
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "edit",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="edit",
         before={field: before},
         after={field: _field_value(lead, field)},
     )
@@ -136,14 +134,8 @@ async def add_tags(
     lead = await lead_for(session, actor, lead_id, edit=True)
     added = await tags.attach(session, lead, names)
     if added:
-        audit.record(
-            session,
-            actor=actor,
-            channel=channel,
-            entity="lead",
-            entity_id=lead.id,
-            action="tag",
-            after={"tags": added},
+        audit.lead_changed(
+            session, lead.id, "tag", actor=actor, channel=channel, after={"tags": added}
         )
     await session.commit()
     return await tags.of_lead(session, lead_id)
@@ -154,14 +146,8 @@ async def remove_tag(
 ) -> list[str]:
     lead = await lead_for(session, actor, lead_id, edit=True)
     await tags.detach(session, lead, name)
-    audit.record(
-        session,
-        actor=actor,
-        channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="untag",
-        before={"tags": [name]},
+    audit.lead_changed(
+        session, lead.id, "untag", actor=actor, channel=channel, before={"tags": [name]}
     )
     await session.commit()
     return await tags.of_lead(session, lead_id)

@@ -135,13 +135,12 @@ async def _capture(
                 created_at=now,
             )
         )
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "create",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="create",
         after={"name": name, "phone": lead.phone_e164, "email": email},
     )
     await session.commit()
@@ -164,14 +163,7 @@ async def find_duplicate(
 
 
 async def _known(session: AsyncSession, actor: User, lead: Lead, channel: Channel) -> Capture:
-    audit.record(
-        session,
-        actor=actor,
-        channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="duplicate_attempt",
-    )
+    audit.lead_changed(session, lead.id, "duplicate_attempt", actor=actor, channel=channel)
     await session.commit()
     if may_see(actor, lead):
         outcome = "yours" if lead.owner_id == actor.id else "visible"

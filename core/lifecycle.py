@@ -38,13 +38,12 @@ async def release(
         block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
     lead.owner_id, lead.state, lead.claim_deadline = None, LeadState.POOL, None
     await _unassign_tasks(session, lead)
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "release",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="release",
         before=before,
         after={"owner_id": None, "state": lead.state, "reason": _reason(reason)},
     )
@@ -69,13 +68,12 @@ async def mark_lost(
     lead.lost_reason = _reason(reason)
     before = {"state": lead.state}
     lead.state, lead.next_action_at, lead.last_touch_at = LeadState.ARCHIVED, None, now
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "lost",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="lost",
         before=before,
         after={"state": lead.state, "reason": lead.lost_reason},
     )
@@ -98,13 +96,12 @@ async def reopen(
     if actor.role == Role.REP or lead.owner_id is None:
         lead.owner_id = actor.id
     lead.state, lead.lost_reason, lead.last_touch_at = LeadState.OWNED, None, now
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "reopen",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="reopen",
         after={"state": lead.state, "owner_id": lead.owner_id},
     )
     await session.commit()
@@ -150,13 +147,12 @@ async def reassign(
     if lead.state != LeadState.ARCHIVED:
         lead.state = LeadState.OWNED
     await _unassign_tasks(session, lead, to=heir)
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "reassign",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="reassign",
         before=before,
         after={"owner_id": heir.id, "state": lead.state},
     )

@@ -73,13 +73,12 @@ async def merge(
             setattr(keep, field, value)
     keep.profile = {**profile, **keep.profile}
     keep.last_touch_at = max(filter(None, (keep.last_touch_at, last_touch, now)))
-    audit.record(
+    audit.lead_changed(
         session,
+        keep.id,
+        "merge",
         actor=actor,
         channel=Channel.BOT,
-        entity="lead",
-        entity_id=keep.id,
-        action="merge",
         before=before,
         after={"kept": keep.id},
     )

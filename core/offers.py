@@ -49,9 +49,7 @@ async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: dateti
     if result.rowcount != 1:
         raise Conflict("someone else took this lead first", code="already_claimed")
     await _close_offers(session, lead_id, "claimed", now)
-    audit.record(
-        session, actor=actor, channel=Channel.BOT, entity="lead", entity_id=lead_id, action="claim"
-    )
+    audit.lead_changed(session, lead_id, "claim", actor=actor)
     await session.commit()
     await session.refresh(lead)
     return lead
@@ -112,13 +110,12 @@ async def expire_offers(session: AsyncSession, now: datetime) -> None:
         team = await session.get_one(Team, lead.team_id)
         tried = {offer.user_id for offer in offers if offer.user_id is not None}
         await route(session, lead=lead, team=team, now=now, exclude=tried, group_first=False)
-        audit.record(
+        audit.lead_changed(
             session,
+            lead.id,
+            "offer_expired",
             actor=None,
             channel=Channel.SYSTEM,
-            entity="lead",
-            entity_id=lead.id,
-            action="offer_expired",
             after={"state": lead.state},
         )
     await session.commit()
@@ -148,13 +145,12 @@ async def _return(session: AsyncSession, lead: Lead, team: Team, now: datetime) 
     lead.state, lead.owner_id = LeadState.POOL, None
     if owner_id is not None:
         block_reclaim(session, lead=lead, user_id=owner_id, team=team, now=now)
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "stale_return",
         actor=None,
         channel=Channel.SYSTEM,
-        entity="lead",
-        entity_id=lead.id,
-        action="stale_return",
         before={"owner_id": owner_id},
     )
 

@@ -200,13 +200,12 @@ def _hand_over(
     lead.owner_id = successor.id if successor else None
     lead.state = LeadState.OWNED if successor else LeadState.POOL
     lead.claim_deadline = None
-    audit.record(
+    audit.lead_changed(
         session,
+        lead.id,
+        "reassign" if successor else "release",
         actor=actor,
         channel=channel,
-        entity="lead",
-        entity_id=lead.id,
-        action="reassign" if successor else "release",
         before=before,
         after={"owner_id": lead.owner_id, "state": lead.state},
     )
