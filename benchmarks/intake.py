@@ -7,7 +7,9 @@ API stand-in in this process, then measures:
    through the same driver in the same run;
 3. the server's resident memory after the run.
 
-    python -m benchmarks.intake [--database URL] [--send-rate 30] [--reps 200]
+    python -m benchmarks.intake [--database URL] [--send-rate 30] [--reps 200] [--flood-only]
+
+`--flood-only --send-rate 0.5` holds the sender back: intake's own ceiling.
 """
 
 import argparse
@@ -124,7 +126,7 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def main(url: str, send_rate: float, reps: int) -> None:
+async def main(url: str, send_rate: float, reps: int, flood_only: bool) -> None:
     await seed(url, reps)
     async with BotApiStandin(token=TOKEN) as standin:
         port = _port()
@@ -148,7 +150,7 @@ async def main(url: str, send_rate: float, reps: int) -> None:
         run = Run(standin, f"http://127.0.0.1:{port}")
         try:
             await _wait_up(run.http)
-            await _report(run, url, server.pid)
+            await _report(run, url, server.pid, flood_only)
         finally:
             await run.http.aclose()
             server.send_signal(signal.SIGTERM)
@@ -166,12 +168,13 @@ async def _wait_up(http: httpx.AsyncClient) -> None:
     raise SystemExit("leadloop serve did not come up")
 
 
-async def _report(run: Run, url: str, pid: int) -> None:
+async def _report(run: Run, url: str, pid: int, flood_only: bool) -> None:
     print(
         f"database: {url.split(':', 1)[0]}; cores: {os.cpu_count()}; "
         f"python {sys.version.split()[0]}"
     )
-    for label, rate, seconds in (("s20", 20, 15), ("s100", 100, 10)):
+    steady = () if flood_only else (("s20", 20, 15), ("s100", 100, 10))
+    for label, rate, seconds in steady:
         latencies = await run.steady(label, rate, seconds)
         print(
             f"steady {rate}/s: {len(latencies)} offers; p50 {percentile(latencies, 0.5):.1f} ms, "
@@ -191,5 +194,7 @@ if __name__ == "__main__":
     parser.add_argument("--database", default=None)
     parser.add_argument("--send-rate", type=float, default=30.0)
     parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--flood-only", action="store_true", help="skip the steady rates")
     args = parser.parse_args()
-    asyncio.run(main(fresh_database(args.database), args.send_rate, args.reps))
+    url = fresh_database(args.database)
+    asyncio.run(main(url, args.send_rate, args.reps, args.flood_only))
