@@ -114,7 +114,6 @@ def _intent_question(lead_id: int) -> Rendered:
     for intent in INTENTS:
         data = LeadAction(action="fu_intent", lead_id=lead_id, arg=intent)
         keyboard.button(text=intent_label(intent), callback_data=data)
-    keyboard.adjust(3)
     return with_back(_("How keen is the customer now?"), lead_id, keyboard)
 
 
@@ -188,7 +187,6 @@ async def pick_day(
         data = LeadAction(action="fu_due", lead_id=lead_id, arg=day.isoformat())
         label = format_date(day, "EEE d MMM", locale=formatting.locale())
         keyboard.button(text=label, callback_data=data)
-    keyboard.adjust(3)
     text = _("Which day? It is set for 10:00; write a date and time for another hour.")
     await show(query, with_back(text, lead_id, keyboard))
 
