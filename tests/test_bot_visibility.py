@@ -46,6 +46,14 @@ PRESSES = [
     ("lost", "price"),
     ("lost", "other"),
     ("reopen", ""),
+    ("followup", ""),
+    ("fu_channel", "call"),
+    ("fu_summary", ""),
+    ("fu_intent", "up"),
+    ("fu_done", ""),
+    ("task", ""),
+    ("fu_pick", ""),
+    ("fu_due", "1h"),
 ]
 #: The presses that change or ask to change a lead (finance may make none of them).
 EDITS = [press for press in PRESSES if press[0] not in ("open", "back", "files")]

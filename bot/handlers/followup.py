@@ -90,8 +90,14 @@ async def pick_channel(
     await show(query, with_back(text, lead_id, keyboard))
 
 
-async def skip_summary(query: CallbackQuery, callback_data: LeadAction, state: FSMContext) -> None:
-    if not await _at_step(query, state, callback_data.lead_id, CardStep.summary):
+async def skip_summary(
+    query: CallbackQuery,
+    callback_data: LeadAction,
+    session: AsyncSession,
+    member: User,
+    state: FSMContext,
+) -> None:
+    if not await _at_step(query, session, member, state, callback_data.lead_id, CardStep.summary):
         return
     await _ask_intent(state, callback_data.lead_id, summary="")
     await show(query, _intent_question(callback_data.lead_id))
@@ -117,9 +123,15 @@ def _intent_question(lead_id: int) -> Rendered:
     return with_back(_("How keen is the customer now?"), lead_id, keyboard)
 
 
-async def pick_intent(query: CallbackQuery, callback_data: LeadAction, state: FSMContext) -> None:
+async def pick_intent(
+    query: CallbackQuery,
+    callback_data: LeadAction,
+    session: AsyncSession,
+    member: User,
+    state: FSMContext,
+) -> None:
     lead_id, intent = callback_data.lead_id, callback_data.arg
-    if not await _at_step(query, state, lead_id, CardStep.intent):
+    if not await _at_step(query, session, member, state, lead_id, CardStep.intent):
         return
     if intent not in INTENTS:
         await query.answer(_("Pick one of the buttons."), show_alert=True)
@@ -175,10 +187,17 @@ def _due_question(lead_id: int, title: str) -> Rendered:
 
 
 async def pick_day(
-    query: CallbackQuery, callback_data: LeadAction, member: User, team: Team | None
+    query: CallbackQuery,
+    callback_data: LeadAction,
+    session: AsyncSession,
+    member: User,
+    team: Team | None,
+    state: FSMContext,
 ) -> None:
     """The next two weeks as buttons; each lands at the start of that working day."""
     lead_id = callback_data.lead_id
+    if not await _at_step(query, session, member, state, lead_id, CardStep.due):
+        return
     zone = followups.timezone_of(member, team)
     tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)
     keyboard = InlineKeyboardBuilder()
@@ -200,7 +219,7 @@ async def pick_due(
     state: FSMContext,
 ) -> None:
     lead_id = callback_data.lead_id
-    if not await _at_step(query, state, lead_id, CardStep.due):
+    if not await _at_step(query, session, member, state, lead_id, CardStep.due):
         return
     now = utcnow()
     due = followups.due_at(callback_data.arg, now=now, zone=followups.timezone_of(member, team))
@@ -230,13 +249,24 @@ async def finish_without_next_step(
     state: FSMContext,
 ) -> None:
     lead_id = callback_data.lead_id
-    if not await _at_step(query, state, lead_id, CardStep.next_step):
+    if not await _at_step(query, session, member, state, lead_id, CardStep.next_step):
         return
     await show(query, await _save(session, member, team, state, due=None, now=utcnow()))
 
 
-async def _at_step(query: CallbackQuery, state: FSMContext, lead_id: int, step: State) -> bool:
-    """A press belongs to the question being asked; an old message's buttons say so."""
+async def _at_step(
+    query: CallbackQuery,
+    session: AsyncSession,
+    member: User,
+    state: FSMContext,
+    lead_id: int,
+    step: State,
+) -> bool:
+    """A press belongs to the question being asked; an old message's buttons say so.
+
+    Core is asked first, so that a forged button gets "Not found." like any other.
+    """
+    await lead_edits.for_change(session, actor=member, lead_id=lead_id)
     data = await state.get_data()
     if await state.get_state() == step.state and int(data.get("lead_id", 0)) == lead_id:
         return True
