@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import offer_pushes
 from bot.rendering import Reader, Rendered
 from bot.texts import quote
+from core import users
 from core.languages import resolve_locale
 from core.models import OutboxMessage, Team, User
 
@@ -76,21 +77,28 @@ class PushRenderer:
         if renderer is None:
             log.error("outbox row %s has unknown kind %r", message.id, message.kind)
             return None
-        recipient = await session.get(User, message.recipient_id) if message.recipient_id else None
+        recipient, team = await self._readers_rows(session, message)
         if recipient is not None and not (recipient.is_active and recipient.reachable):
             return None
-        reader = await self._reader(session, recipient, message.params.get("team_id"))
+        reader = self._reader(recipient, team)
         # Pushes render outside any update, so the i18n context must be set here.
         with self.i18n.context(), self.i18n.use_locale(reader.locale):
             return renderer(message.params, reader)
 
-    async def _reader(
-        self, session: AsyncSession, recipient: User | None, team_id: int | None
-    ) -> Reader:
+    @staticmethod
+    async def _readers_rows(
+        session: AsyncSession, message: OutboxMessage
+    ) -> tuple[User | None, Team | None]:
+        """The recipient and their team in one query (a team's group: the team alone)."""
+        if message.recipient_id is not None:
+            recipient, team = await users.with_team(session, message.recipient_id)
+            if recipient is not None:
+                return recipient, team
+        team_id = message.params.get("team_id")
+        return None, await session.get(Team, team_id) if team_id is not None else None
+
+    def _reader(self, recipient: User | None, team: Team | None) -> Reader:
         """A person reads in their language; a team's group in the team's."""
-        if recipient is not None:
-            team_id = recipient.team_id
-        team = await session.get(Team, team_id) if team_id is not None else None
         locale = resolve_locale(
             chosen=recipient.locale if recipient else None,
             telegram_code=recipient.telegram_locale if recipient else None,

@@ -117,11 +117,17 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 async def mark_sent(
     session: AsyncSession, *, message_id: int, telegram_message_id: int | None, now: datetime
 ) -> None:
-    row = await session.get_one(OutboxMessage, message_id)
-    row.status = OutboxStatus.SENT
-    row.sent_at = now
-    row.telegram_message_id = telegram_message_id
-    row.last_error = None
+    # One UPDATE, no read first: this runs once for every message the bot sends.
+    await session.exec(
+        sa.update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            telegram_message_id=telegram_message_id,
+            last_error=None,
+        )
+    )
     await session.commit()
 
 

@@ -293,6 +293,17 @@ async def identify(
     return user, team
 
 
+async def with_team(session: AsyncSession, user_id: int) -> tuple[User | None, Team | None]:
+    """A user and their team in one query (each push reads both before it is rendered)."""
+    query = (
+        select(User, Team)
+        .outerjoin(Team, col(Team.id) == col(User.team_id))
+        .where(col(User.id) == user_id)
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def set_locale(session: AsyncSession, *, user: User, locale: str) -> User:
     """The language the user chose; it wins over Telegram's and the team's."""
     if locale not in LOCALES:
