@@ -119,6 +119,12 @@ def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))] * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -180,12 +186,16 @@ async def _report(run: Run, url: str, pid: int, flood_only: bool) -> None:
             f"steady {rate}/s: {len(latencies)} offers; p50 {percentile(latencies, 0.5):.1f} ms, "
             f"p99 {percentile(latencies, 0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
         )
+    cpu_before = cpu_seconds(pid)
     intake = await run.flood("flood", 2000, 16)
+    await run.latencies([f"flood-{n:05d}" for n in range(2000)])  # until every offer is out
+    cpu_per_lead = (cpu_seconds(pid) - cpu_before) / 2000 * 1000
     plain = await plain_insert_rate(url, 2000, 16)
     print(
         f"throughput, 16 senders: {intake:.0f} leads/s; plain inserts {plain:.0f} rows/s; "
         f"ratio {intake / plain:.2f}"
     )
+    print(f"server CPU per lead, intake and sending: {cpu_per_lead:.1f} ms")
     print(f"server resident memory after the run: {rss_mib(pid):.0f} MiB")
 
 
