@@ -51,3 +51,23 @@ def normalize_email(raw: str) -> str:
 
 def is_supported_region(region: str) -> bool:
     return region.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+#: Longest name or typed field value kept on a lead.
+VALUE_CHARS = 200
+
+
+def clean_name(text: str) -> str:
+    """A customer's name as typed, trimmed; refused when empty or too long."""
+    name = text.strip()
+    if not name or len(name) > VALUE_CHARS:
+        raise InvalidInput("a name has 1 to 200 characters", code="name_invalid")
+    return name
+
+
+def clean_value(text: str) -> str:
+    """A field's value as typed, trimmed; refused when empty or too long."""
+    value = text.strip()
+    if not value or len(value) > VALUE_CHARS:
+        raise InvalidInput("a value has 1 to 200 characters", code="value_length")
+    return value

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, tags
-from core.contacts import normalize_email, normalize_phone
+from core.contacts import clean_value, normalize_email, normalize_phone
 from core.errors import InvalidInput
 from core.models import Attachment, Channel, Lead, StageChange, Team, User, utcnow
 from core.money import parse_amount
@@ -81,9 +81,7 @@ async def edit_field(
     team = await session.get_one(Team, lead.team_id)
     if field not in editable_fields(team):
         raise InvalidInput(f"{field!r} is not a field of this lead", code="field_unknown")
-    text = value.strip()
-    if not text or len(text) > 200:
-        raise InvalidInput("a value has 1 to 200 characters", code="value_length")
+    text = clean_value(value)
     before = _field_value(lead, field)
     _set_field(lead, team, field, text)
     await rescore(session, lead, utcnow())

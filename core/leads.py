@@ -11,7 +11,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox, tags
-from core.contacts import normalize_email, normalize_phone
+from core.contacts import clean_name, normalize_email, normalize_phone
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.masking import mask_name, mask_phone
 from core.models import (
@@ -91,9 +91,7 @@ async def _capture(
     channel: Channel = Channel.BOT,
 ) -> Capture:
     team = await _own_team(session, actor)
-    name = entry.name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("a name has 1 to 200 characters", code="name_invalid")
+    name = clean_name(entry.name)
     phone = normalize_phone(entry.phone, team.country) if entry.phone else None
     email = normalize_email(entry.email) if entry.email else None
     if phone is None and email is None:

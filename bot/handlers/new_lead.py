@@ -39,7 +39,7 @@ from bot.handlers.steps import answers_step
 from bot.rendering import Rendered
 from bot.views import edit_or_send
 from core import leads
-from core.contacts import normalize_phone
+from core.contacts import clean_name, clean_value, normalize_phone
 from core.errors import InvalidInput
 from core.leads import NewLead
 from core.models import Team, User, utcnow
@@ -113,9 +113,10 @@ async def start_entry(message: Message, state: FSMContext, member: User, team: T
 
 
 async def take_name(message: Message, state: FSMContext) -> None:
-    name = (message.text or "").strip()
-    if not name or len(name) > 200:
-        await _show(message, with_hint(_("A name has 1 to 200 characters."), ask_name()))
+    try:
+        name = clean_name(message.text or "")
+    except InvalidInput as error:
+        await _show(message, with_hint(explain(error), ask_name()))
         return
     data = await state.update_data(name=name)
     await state.set_state(NewLeadFlow.phone)
@@ -171,7 +172,7 @@ async def take_field(message: Message, state: FSMContext, member: User, team: Te
     data = await state.get_data()
     field = str(data.get("field", ""))
     try:
-        answer = _profile_answer(data, field, (message.text or "").strip())
+        answer = _profile_answer(data, field, clean_value(message.text or ""))
     except InvalidInput as error:
         await _show(message, with_hint(explain(error), ask_field(data, field)))
         return
@@ -181,8 +182,6 @@ async def take_field(message: Message, state: FSMContext, member: User, team: Te
 
 def _profile_answer(data: dict[str, Any], field: str, text: str) -> dict[str, Any]:
     """What to keep of a profile answer; refuses what does not fit."""
-    if not text or len(text) > 200:
-        raise InvalidInput("a value has 1 to 200 characters", code="value_length")
     if field == "budget":
         return {"budget": str(parse_amount(text))}
     return {"profile": {**data.get("profile", {}), field: text}}
