@@ -19,6 +19,8 @@ INTENTS = ("up", "same", "down")
 #: Quick due choices offered as buttons; "tomorrow" and days ahead land at this local hour.
 QUICK_DUES = ("1h", "tomorrow", "3d")
 WORKDAY_START = time(10, 0)
+#: Longest task title kept.
+TITLE_CHARS = 500
 
 
 def timezone_of(user: User, team: Team | None, default: str = "UTC") -> ZoneInfo:
@@ -93,17 +95,7 @@ async def log_followup(
     session.add(activity)
     lead.last_touch_at = now
     if next_step and due:
-        session.add(
-            Task(
-                lead_id=lead.id or 0,
-                assignee_id=lead.owner_id or actor.id,
-                title=next_step[:500],
-                due_at=due,
-                created_at=now,
-            )
-        )
-        await session.flush()
-        await _refresh_next_action(session, lead)
+        await _add_task(session, lead, actor, task_title(next_step), due, now)
     audit.lead_changed(
         session,
         lead.id,
@@ -122,19 +114,33 @@ async def schedule_task(
     session: AsyncSession, *, actor: User, lead_id: int, title: str, due: datetime, now: datetime
 ) -> Task:
     lead = await lead_for(session, actor, lead_id, edit=True)
-    if not title.strip():
+    task = await _add_task(session, lead, actor, task_title(title), due, now)
+    await session.commit()
+    return task
+
+
+def task_title(text: str) -> str:
+    """A task's title (or a follow-up's next step) as typed: trimmed, refused when empty."""
+    title = text.strip()[:TITLE_CHARS]
+    if not title:
         raise InvalidInput("a task needs a title", code="task_title")
+    return title
+
+
+async def _add_task(
+    session: AsyncSession, lead: Lead, actor: User, title: str, due: datetime, now: datetime
+) -> Task:
+    """A task for the lead's owner; the lead's next action follows its earliest open task."""
     task = Task(
         lead_id=lead.id or 0,
         assignee_id=lead.owner_id or actor.id,
-        title=title.strip()[:500],
+        title=title,
         due_at=due,
         created_at=now,
     )
     session.add(task)
     await session.flush()
     await _refresh_next_action(session, lead)
-    await session.commit()
     return task
 
 

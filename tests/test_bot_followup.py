@@ -12,7 +12,7 @@ from tests.botkit import BotUnderTest, button_texts, message_of, text_of
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 CHANNEL_BUTTONS = ["📞 Call", "🏠 Visit", "💬 Chat", "🤝 Meeting", "◀ Back"]
-DUE_BUTTONS = ["In 1 hour", "Tomorrow 10:00", "In 3 days", "📅 Pick a date", "◀ Back"]
+DUE_BUTTONS = ["In 1 hour", "Tomorrow 10:00\u202fAM", "In 3 days", "📅 Pick a date", "◀ Back"]
 
 
 async def _rep_with_lead(
@@ -68,7 +68,7 @@ async def test_a_follow_up_with_a_next_step_logs_the_touch_and_plans_a_task(
         "When: Send the contract? Tap a time, or write a date such as 05.12 15:30."
     )
     assert button_texts(due) == DUE_BUTTONS
-    saved = await bot.press(uid, due, "Tomorrow 10:00")
+    saved = await bot.press(uid, due, "Tomorrow 10:00\u202fAM")
     assert saved.method == "editMessageText"
     assert text_of(saved).startswith("✅ Follow-up logged. Next: Send the contract, ")
     assert "Last touch: 📞 Call, " in text_of(saved)
@@ -116,7 +116,7 @@ async def test_a_task_is_scheduled_for_a_picked_day_or_a_typed_date(
     due = await bot.say(uid, "Call back")
     days = await bot.press(uid, due, "Pick a date")
     assert text_of(days) == (
-        "Which day? It is set for 10:00; write a date and time for another hour."
+        "Which day? It is set for 10:00\u202fAM; write a date and time for another hour."
     )
     assert len(button_texts(days)) == 14 + 1
     saved = await bot.press(uid, days, lambda text: text == button_texts(days)[0])

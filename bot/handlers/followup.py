@@ -1,7 +1,8 @@
 """Logging a follow-up and scheduling a task from the lead card, mostly by buttons.
 
-Follow-up: channel → a short summary → intent → the next step → when (in 1 h, tomorrow 10:00,
-in 3 days, or a day picked from the next two weeks, or typed). A task: its title → when.
+Follow-up: channel → a short summary → intent → the next step → when (in 1 h, tomorrow at the
+start of the working day, in 3 days, a day picked from the next two weeks, or typed). A task:
+its title → when.
 The answers so far are the conversation's state in the database; nothing is written to the
 lead before the last answer, and core checks the rep's right to the lead at every press.
 """
@@ -15,12 +16,12 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import formatting
 from bot.callbacks import LeadAction
-from bot.errors import explain, try_again
+from bot.errors import try_again
 from bot.handlers import steps
 from bot.handlers.card_edits import ask_typed, show, with_back
 from bot.handlers.steps import CardStep, answers_step
@@ -29,13 +30,11 @@ from bot.texts import channel_label, intent_label, quote
 from bot.views import lead_card
 from core import followups, lead_edits
 from core.errors import InvalidInput
-from core.followups import CHANNELS, INTENTS, QUICK_DUES
+from core.followups import CHANNELS, INTENTS, QUICK_DUES, WORKDAY_START
 from core.models import Team, User, utcnow
 
 #: Days offered by "pick a date", from tomorrow on.
 PICKABLE_DAYS = 14
-#: Characters of a summary or a next step kept in the conversation state.
-TEXT_CHARS = 500
 
 
 def router() -> Router:
@@ -105,7 +104,7 @@ async def skip_summary(
 
 async def take_summary(message: Message, state: FSMContext) -> None:
     lead_id = int((await state.get_data()).get("lead_id", 0))
-    await _ask_intent(state, lead_id, summary=(message.text or "")[:TEXT_CHARS])
+    await _ask_intent(state, lead_id, summary=message.text or "")
     rendered = _intent_question(lead_id)
     await message.answer(rendered.text, reply_markup=rendered.reply_markup)
 
@@ -160,12 +159,12 @@ async def start_task(
 
 async def take_next_step(message: Message, state: FSMContext) -> None:
     """The next step of a follow-up, or a task's title: then, when."""
-    title = (message.text or "").strip()[:TEXT_CHARS]
-    data = await state.get_data()
-    lead_id = int(data.get("lead_id", 0))
-    if not title:
-        await message.answer(explain(InvalidInput("empty", code="task_title")))
+    try:
+        title = followups.task_title(message.text or "")
+    except InvalidInput as error:
+        await message.answer(try_again(error))
         return
+    lead_id = int((await state.get_data()).get("lead_id", 0))
     await state.update_data(title=title, task=await state.get_state() == CardStep.task.state)
     await state.set_state(CardStep.due)
     rendered = _due_question(lead_id, title)
@@ -174,7 +173,11 @@ async def take_next_step(message: Message, state: FSMContext) -> None:
 
 def _due_question(lead_id: int, title: str) -> Rendered:
     keyboard = InlineKeyboardBuilder()
-    labels = {"1h": _("In 1 hour"), "tomorrow": _("Tomorrow 10:00"), "3d": _("In 3 days")}
+    labels = {
+        "1h": _("In 1 hour"),
+        "tomorrow": _("Tomorrow {time}").format(time=_workday_start()),
+        "3d": _("In 3 days"),
+    }
     for choice in QUICK_DUES:
         data = LeadAction(action="fu_due", lead_id=lead_id, arg=choice)
         keyboard.button(text=labels[choice], callback_data=data)
@@ -206,8 +209,15 @@ async def pick_day(
         data = LeadAction(action="fu_due", lead_id=lead_id, arg=day.isoformat())
         label = format_date(day, "EEE d MMM", locale=formatting.locale())
         keyboard.button(text=label, callback_data=data)
-    text = _("Which day? It is set for 10:00; write a date and time for another hour.")
+    text = _("Which day? It is set for {time}; write a date and time for another hour.").format(
+        time=_workday_start()
+    )
     await show(query, with_back(text, lead_id, keyboard))
+
+
+def _workday_start() -> str:
+    """The hour a day picked without a time lands at, as the reader writes hours."""
+    return format_time(WORKDAY_START, "short", locale=formatting.locale())
 
 
 async def pick_due(
