@@ -20,7 +20,7 @@ from bot.texts import (
     state_label,
 )
 from core.leads import Card
-from core.masking import mask_email, mask_phone
+from core.masking import contact_shown
 from core.models import LeadState
 from core.pipelines import preset
 
@@ -28,14 +28,12 @@ from core.pipelines import preset
 def card_text(card: Card, *, now: datetime, zone: ZoneInfo) -> str:
     lead = card.lead
     lines = [f"<b>{quote(lead.name)}</b> · #{lead.id}"]
-    # Until someone claims the lead, its contact stays masked for everyone.
-    masked = lead.state in (LeadState.POOL, LeadState.OFFERED)
-    if lead.phone_e164:
+    phone, email = contact_shown(lead)
+    if phone:
         flag = "" if lead.phone_valid else " " + _("(number not in service?)")
-        phone = mask_phone(lead.phone_e164) if masked else lead.phone_e164
         lines.append(f"📞 {phone}{flag}")
-    if lead.email:
-        lines.append(f"✉️ {quote(mask_email(lead.email) if masked else lead.email)}")
+    if email:
+        lines.append(f"✉️ {quote(email)}")
     status = _("Stage: <b>{stage}</b> · {state}").format(
         stage=stage_label(lead.stage), state=state_label(lead.state)
     )

@@ -111,13 +111,18 @@ async def reopen(
 async def reassign_choices(
     session: AsyncSession, *, actor: User, lead_id: int
 ) -> tuple[Lead, list[User]]:
-    """The lead a manager wants to hand over, and the team's active reps who could take it."""
+    """The lead a manager wants to hand over, and the team's other active reps who could take it."""
     lead = await lead_for(session, actor, lead_id, edit=True)
     if not is_manager_of(actor, lead.team_id):
         raise Forbidden("only a manager reassigns leads", code="managers_only")
     reps = await session.exec(
         select(User)
-        .where(User.team_id == lead.team_id, User.role == Role.REP, col(User.is_active))
+        .where(
+            User.team_id == lead.team_id,
+            User.role == Role.REP,
+            col(User.is_active),
+            col(User.id).is_distinct_from(lead.owner_id),
+        )
         .order_by(col(User.on_shift).desc(), col(User.display_name), col(User.id))
     )
     return lead, list(reps.all())

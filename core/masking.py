@@ -2,6 +2,8 @@
 
 import phonenumbers
 
+from core.models import Lead, LeadState
+
 
 def mask_phone(e164: str | None) -> str:
     """`+79123456789` → `+7 912 *** ** 89`: country, first and last digits only."""
@@ -38,3 +40,10 @@ def mask_email(email: str | None) -> str:
 def mask_name(name: str) -> str:
     """`Anna Li` → `A*** L***`: initials only."""
     return " ".join(f"{word[:1]}***" for word in name.split()) or "***"
+
+
+def contact_shown(lead: Lead) -> tuple[str, str]:
+    """The lead's phone and email as anyone may see them: masked until someone claims it."""
+    if lead.state in (LeadState.POOL, LeadState.OFFERED):
+        return mask_phone(lead.phone_e164), mask_email(lead.email)
+    return lead.phone_e164 or "", lead.email or ""

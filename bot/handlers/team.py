@@ -15,8 +15,8 @@ from bot.texts import quote, role_label
 from bot.views import edit_or_send, send_card
 from core import lifecycle, merge, teams, users
 from core.followups import timezone_of
-from core.masking import mask_phone
-from core.models import Lead, LeadState, Role, Team, User, utcnow
+from core.masking import contact_shown
+from core.models import Lead, Role, Team, User, utcnow
 
 #: The roles a manager may invite from the bot.
 INVITABLE = (Role.REP, Role.MANAGER, Role.FINANCE)
@@ -98,8 +98,7 @@ async def pick_heir(
     if len(ids) != 1:
         await message.answer(_("Which lead? Write its number: /reassign 42"))
         return
-    lead, reps = await lifecycle.reassign_choices(session, actor=member, lead_id=ids[0])
-    heirs = [rep for rep in reps if rep.id != lead.owner_id]
+    lead, heirs = await lifecycle.reassign_choices(session, actor=member, lead_id=ids[0])
     if not heirs:
         await message.answer(_("There is no other active rep in your team to take it."))
         return
@@ -165,11 +164,8 @@ async def confirm_merge(
 
 
 def _lead_line(lead: Lead) -> str:
-    # Until someone claims a lead, its contact stays masked, as on its card.
-    masked = lead.state in (LeadState.POOL, LeadState.OFFERED)
-    phone = mask_phone(lead.phone_e164) if masked else lead.phone_e164
-    contact = phone or quote(lead.email) or "—"
-    return f"<b>#{lead.id} {quote(lead.name)}</b> · {contact}"
+    phone, email = contact_shown(lead)
+    return f"<b>#{lead.id} {quote(lead.name)}</b> · {phone or quote(email) or '—'}"
 
 
 async def merge_or_cancel(
