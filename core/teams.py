@@ -41,6 +41,16 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+def format_duration(seconds: int) -> str:
+    """Seconds as `parse_duration` reads them: `15m`, `1h30m`, `2d`."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0m"
+
+
 def _country(text: str) -> str:
     if not is_supported_region(text):
         raise InvalidInput(f"{text!r} is not a two-letter country code such as US or CN")

@@ -97,7 +97,7 @@ def preset_label(name: str) -> str:
 
 def shown_value(team: Team, setting: str) -> str:
     if setting == "claim_window":
-        return duration(team.claim_window_seconds)
+        return teams.format_duration(team.claim_window_seconds)
     if setting == "digest_time":
         return team.digest_time.strftime("%H:%M")
     if setting == "locale":
@@ -107,16 +107,6 @@ def shown_value(team: Team, setting: str) -> str:
     column, _parse = teams.SETTINGS[setting]
     value = getattr(team, column)
     return "—" if value is None else quote(str(value))
-
-
-def duration(seconds: int) -> str:
-    """Seconds the way a manager writes them: `15m`, `1h30m`, `2d`."""
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0m"
 
 
 def overview(team: Team, note: str = "") -> Rendered:

@@ -123,12 +123,13 @@ def list_() -> None:
 
 
 def describe(team: Team) -> str:
-    claim_minutes = team.claim_window_seconds / 60
+    claim_window = teams.format_duration(team.claim_window_seconds)
+    cooldown = teams.format_duration(team.reclaim_cooldown_seconds)
     return (
         f"{team.name}\tcountry={team.country} timezone={team.timezone} currency={team.currency} "
-        f"locale={team.locale} preset={team.preset} claim-window={claim_minutes:g}m "
+        f"locale={team.locale} preset={team.preset} claim-window={claim_window} "
         f"stale-days={team.stale_days} digest-time={team.digest_time:%H:%M} "
         f"manager-chat={team.manager_chat_id or 'none'} offer-mode={team.offer_mode} "
         f"group-chat={team.group_chat_id or 'none'} max-open-leads={team.max_open_leads or 'none'} "
-        f"reclaim-cooldown={team.reclaim_cooldown_seconds / 3600:g}h"
+        f"reclaim-cooldown={cooldown}"
     )
