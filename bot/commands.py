@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import users
-from core.languages import from_telegram, resolve_locale
+from core.languages import from_telegram, locale_of
 from core.models import Role, Team, User
 
 log = logging.getLogger(__name__)
@@ -82,15 +82,6 @@ async def register_default_commands(bot: Bot, i18n: I18n) -> None:
     for locale, code in TELEGRAM_LANGUAGES.items():
         await bot.set_my_commands(_in_locale(i18n, locale, Role.REP), scope, code)
     await bot.set_my_commands(_in_locale(i18n, i18n.default_locale, Role.REP), scope)
-
-
-def locale_of(user: User, team: Team | None, default: str) -> str:
-    return resolve_locale(
-        chosen=user.locale,
-        telegram_code=user.telegram_locale,
-        team_locale=team.locale if team else None,
-        default=default,
-    )
 
 
 def needs_own_commands(user: User, team: Team | None, default: str) -> bool:

@@ -13,7 +13,7 @@ from bot import offer_pushes
 from bot.rendering import Reader, Rendered
 from bot.texts import quote
 from core import users
-from core.languages import resolve_locale
+from core.languages import locale_of
 from core.models import OutboxMessage, Team, User
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,7 @@ class PushRenderer:
 
     def _reader(self, recipient: User | None, team: Team | None) -> Reader:
         """A person reads in their language; a team's group in the team's."""
-        locale = resolve_locale(
-            chosen=recipient.locale if recipient else None,
-            telegram_code=recipient.telegram_locale if recipient else None,
-            team_locale=team.locale if team else None,
-            default=self.i18n.default_locale,
-        )
+        locale = locale_of(recipient, team, self.i18n.default_locale)
         zone = (recipient and recipient.timezone) or (team and team.timezone)
         return Reader(
             locale=locale,

@@ -1,5 +1,6 @@
 """Which language a person reads LeadLoop in."""
 
+from core.models import Team, User
 from core.settings import LOCALES
 
 
@@ -24,3 +25,13 @@ def resolve_locale(
         if candidate in LOCALES:
             return candidate
     return default
+
+
+def locale_of(user: User | None, team: Team | None, default: str) -> str:
+    """The language of a known user (or, without one, of their team) outside any update."""
+    return resolve_locale(
+        chosen=user.locale if user else None,
+        telegram_code=user.telegram_locale if user else None,
+        team_locale=team.locale if team else None,
+        default=default,
+    )

@@ -47,13 +47,8 @@ async def detach(session: AsyncSession, lead: Lead, name: str) -> None:
 
 
 async def of_lead(session: AsyncSession, lead_id: int) -> list[str]:
-    query = select(Tag.name).join(LeadTag).where(LeadTag.lead_id == lead_id).order_by(col(Tag.name))
-    return list((await session.exec(query)).all())
-
-
-async def of_team(session: AsyncSession, team_id: int) -> list[str]:
-    query = select(Tag.name).where(Tag.team_id == team_id).order_by(col(Tag.name))
-    return list((await session.exec(query)).all())
+    """The lead's tag names, in name order."""
+    return list((await of_lead_by_id(session, lead_id)).values())
 
 
 async def of_team_by_id(session: AsyncSession, team_id: int) -> dict[int, str]:
