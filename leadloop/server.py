@@ -100,8 +100,11 @@ def build_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
+        # One setMyCommands per person who needs a list of their own: not worth holding start-up.
+        commands_task = asyncio.create_task(
+            register_all_commands(bot, i18n, sessions), name="command-lists"
+        )
         scheduler.start()
-        await register_all_commands(bot, i18n, sessions)
         await updates.start(settings)
         # What start-up built (aiogram's models, catalogs, routers) lives as long as the
         # process: kept out of the garbage collector's scans, which then stay short.
@@ -111,9 +114,11 @@ def build_app(settings: Settings) -> FastAPI:
         finally:
             await updates.stop()
             scheduler.shutdown(wait=False)
-            sender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender_task
+            for task in (commands_task, sender_task):
+                task.cancel()
+            ended = await asyncio.gather(commands_task, sender_task, return_exceptions=True)
+            for error in (result for result in ended if isinstance(result, Exception)):
+                log.error("a background task failed", exc_info=error)
             await bot.session.close()
             await engine.dispose()
 

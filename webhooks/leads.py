@@ -167,22 +167,22 @@ async def _receive(
             )
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
-        return JSONResponse(
-            {"ok": False, "error": str(error)}, status_code=503, headers={"Retry-After": "60"}
-        )
+        return _deliver_again(str(error))
     except SQLAlchemyError as error:
-        # Nothing of the delivery was kept (journal and leads commit together): the sender's
-        # retry brings it again, so a 5xx that asks for one loses nothing.
         log.error("delivery to %s not stored: %s", source.name, type(error).__name__)
         metrics.count(source.name, "not_stored")
-        return JSONResponse(
-            {"ok": False, "error": "not stored; deliver again later"},
-            status_code=503,
-            headers={"Retry-After": "30"},
-        )
+        return _deliver_again("not stored; deliver again later")
     except InvalidInput as error:
         metrics.count(source.name, "rejected")
         field = error.params.get("field", "body")
         return JSONResponse({"ok": False, "field": field, "error": str(error)}, status_code=422)
     metrics.count(source.name, received.outcome)
     return JSONResponse({"ok": True, "outcome": received.outcome, "leads": received.lead_ids})
+
+
+def _deliver_again(error: str) -> JSONResponse:
+    """Nothing of the delivery was kept (journal and leads commit together), so a 503 that asks
+    the sender to retry loses nothing."""
+    return JSONResponse(
+        {"ok": False, "error": error}, status_code=503, headers={"Retry-After": "60"}
+    )
