@@ -199,17 +199,20 @@ async def _take(
     )
     _score_new(lead, team, now)
     session.add(lead)
-    await session.flush()
-    session.add(StageChange(lead_id=lead.id or 0, to_stage=lead.stage, at=now))
-    if source.tags:
+    if source.tags:  # a routing rule may match on them, so they come first
+        await session.flush()
         await tags.attach(session, lead, source.tags)
+    # Routed while still unsaved (when it has no tags), so that it is inserted once with its
+    # owner and deadline: an INSERT, not an INSERT and then an UPDATE.
+    with session.no_autoflush:
+        await route(session, lead=lead, team=team, now=now)
+    session.add(StageChange(lead_id=lead.id or 0, to_stage=lead.stage, at=now))
     if inbound.comment:
         session.add(
             Activity(
                 lead_id=lead.id or 0, channel="form", summary=inbound.comment[:4000], created_at=now
             )
         )
-    await route(session, lead=lead, team=team, now=now)
     return lead.id or 0
 
 

@@ -117,6 +117,8 @@ def _eligible(
     )
     if exclude:
         query = query.where(col(User.id).not_in(list(exclude)))
+    if lead.id is None:
+        return query  # not saved yet, so nobody released it
     cooling = select(ClaimBlock.user_id).where(
         ClaimBlock.lead_id == lead.id, ClaimBlock.until > now
     )
@@ -181,6 +183,7 @@ async def _offer(
     deadline = now + timedelta(seconds=team.claim_window_seconds)
     lead.state, lead.owner_id = LeadState.OFFERED, rep.id if rep else None
     lead.offered_at, lead.claim_deadline = now, deadline
+    await session.flush()  # a new lead gets its id here, inserted with its owner
     offer = LeadOffer(
         lead_id=lead.id or 0,
         user_id=rep.id if rep else None,
@@ -222,6 +225,7 @@ def offer_snapshot(lead: Lead, team: Team, offer: LeadOffer) -> dict[str, object
 async def to_pool(session: AsyncSession, *, lead: Lead, team: Team, now: datetime) -> None:
     """Nobody can take the lead now: it waits in the pool and the managers are told."""
     lead.state, lead.owner_id, lead.claim_deadline = LeadState.POOL, None, None
+    await session.flush()  # a new lead gets its id here
     managers = await session.exec(
         select(User).where(User.team_id == team.id, User.role == Role.MANAGER, col(User.is_active))
     )
