@@ -5,15 +5,15 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from aiogram import Bot, Dispatcher
 from fastapi import APIRouter, FastAPI
 
 from bot.app import create_bot, create_dispatcher
 from bot.commands import register_all_commands
 from bot.i18n import create_i18n
+from bot.lazy_types import warm_up
 from bot.outbox_sender import OutboxSender
 from bot.pushes import PushRenderer
 from core import migrate
@@ -27,6 +27,9 @@ from webhooks.leads import leads_router
 from webhooks.metrics import Metrics, metrics_router
 from webhooks.telegram import PATH as TELEGRAM_PATH
 from webhooks.telegram import telegram_router
+
+if TYPE_CHECKING:  # imported through `bot` first, so that aiogram's types build lazily
+    from aiogram import Bot, Dispatcher
 
 log = logging.getLogger("leadloop")
 
@@ -106,6 +109,7 @@ def build_app(settings: Settings) -> FastAPI:
         )
         scheduler.start()
         await updates.start(settings)
+        warm_up()
         # What start-up built (aiogram's models, catalogs, routers) lives as long as the
         # process: kept out of the garbage collector's scans, which then stay short.
         gc.freeze()
@@ -128,7 +132,7 @@ def build_app(settings: Settings) -> FastAPI:
 class _Updates:
     """Where updates come from: long polling, or Telegram's webhook when a public URL is set."""
 
-    def __init__(self, bot: Bot, dispatcher: Dispatcher) -> None:
+    def __init__(self, bot: "Bot", dispatcher: "Dispatcher") -> None:
         self.bot = bot
         self.dispatcher = dispatcher
         self.polling: asyncio.Task[None] | None = None

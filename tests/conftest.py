@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# Before tests.botkit imports aiogram: its types build lazily here too, as in production.
+import bot  # noqa: F401
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 
