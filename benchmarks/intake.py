@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,9 +63,9 @@ class Run:
     def __init__(self, standin: BotApiStandin, base: str) -> None:
         self.standin, self.base = standin, base
         self.sent: dict[str, float] = {}
-        self.http = httpx.AsyncClient(
-            base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)
-        )
+        # Idle connections are let go before the server drops them (at 5 s), never reused late.
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=2)
+        self.http = httpx.AsyncClient(base_url=base, timeout=30, limits=limits)
 
     async def post(self, name: str, phone: str) -> int:
         self.sent[name] = time.time()
@@ -144,15 +145,12 @@ async def main(url: str, send_rate: float, reps: int, flood_only: bool) -> None:
             "LEADLOOP_HTTP_PORT": str(port),
             "LEADLOOP_SEND_RATE": str(send_rate),
         }
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "leadloop",
-            "serve",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        log = Path(tempfile.mkdtemp(prefix="leadloop-bench-")) / "server.log"
+        print(f"server log: {log}")
+        with log.open("wb") as log_file:
+            server = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "leadloop", "serve", env=env, stdout=log_file, stderr=log_file
+            )
         run = Run(standin, f"http://127.0.0.1:{port}")
         try:
             await _wait_up(run.http)
