@@ -283,6 +283,25 @@ async def test_meta_handshake_and_leadgen_batch(
     assert [lead.name for lead in await leads_of(session)] == ["Meta 123", "Meta 124"]
 
 
+async def test_a_graph_api_refusal_is_journalled_and_meta_asked_to_deliver_again(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    vector = sample("meta_lead_ads", "vector")
+    await add_source(session, "fb", "meta", secret=vector["app_secret"], access_token="expired")
+    body = sample("meta_lead_ads", "leadgen_notification")["body_raw"].encode()
+    headers = {
+        "x-hub-signature-256": vector["X-Hub-Signature-256"],
+        "content-type": "application/json",
+    }
+    response = await client.post("/webhooks/leads/fb", content=body, headers=headers)
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert response.json()["error"] == "Graph API: ClientResponseError"
+    assert await leads_of(session) == []
+    journal = (await session.exec(select(WebhookDelivery))).one()
+    assert (journal.outcome, journal.error) == ("rejected", "Graph API: ClientResponseError")
+
+
 async def test_a_known_person_coming_back_is_an_activity_not_a_lead(
     client: httpx.AsyncClient, session: AsyncSession, team
 ) -> None:
