@@ -33,7 +33,8 @@ def defer_type_builds() -> None:
         cls: type[pydantic.BaseModel], *args: Any, _types_namespace: Any = None, **kwargs: Any
     ) -> bool | None:
         if _types_namespace is not None and _AIOGRAM_MARKER in _types_namespace:
-            handed.update(_types_namespace)
+            if not handed:  # the same namespace comes with every type
+                handed.update(_types_namespace)
             return None
         return original.__func__(cls, *args, _types_namespace=_types_namespace, **kwargs)
 
@@ -57,9 +58,8 @@ def _type_modules(package: Any) -> set[str]:
 
 
 def warm_up() -> None:
-    """Build the models every update and every sent message need, before the first arrives."""
-    from aiogram.methods import Response
-    from aiogram.types import Message, Update
+    """Build what parsing an update needs before the first one arrives (Telegram's answers to
+    sent messages, `Response[Message]`, are built where the outbox sender is imported)."""
+    from aiogram.types import Update
 
-    for model in (Update, Response[Message]):
-        model.model_rebuild()
+    Update.model_rebuild()

@@ -117,8 +117,6 @@ def _eligible(
     )
     if exclude:
         query = query.where(col(User.id).not_in(list(exclude)))
-    if lead.id is None:
-        return query  # not saved yet, so nobody released it
     cooling = select(ClaimBlock.user_id).where(
         ClaimBlock.lead_id == lead.id, ClaimBlock.until > now
     )

@@ -108,8 +108,8 @@ def build_app(settings: Settings) -> FastAPI:
             register_all_commands(bot, i18n, sessions), name="command-lists"
         )
         scheduler.start()
-        await updates.start(settings)
         warm_up()
+        await updates.start(settings)
         # What start-up built (aiogram's models, catalogs, routers) lives as long as the
         # process: kept out of the garbage collector's scans, which then stay short.
         gc.freeze()

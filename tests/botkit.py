@@ -6,11 +6,13 @@ Telegram recorded it: `call.text` is what the person sees, `buttons(call)` the b
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,6 +62,23 @@ def message_of(call: ApiCall) -> dict[str, Any]:
 class BotUnderTest:
     def __init__(self, standin: BotApiStandin) -> None:
         self.standin = standin
+        self._handled: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+
+    async def track(
+        self,
+        handler: Callable[[Update, dict[str, Any]], Awaitable[Any]],
+        update: Update,
+        data: dict[str, Any],
+    ) -> Any:
+        """The dispatcher's outer middleware: notes when the bot is done with an update."""
+        try:
+            return await handler(update, data)
+        finally:
+            self._handled[update.update_id].set()
+
+    async def handled(self, update: dict[str, Any]) -> None:
+        """Wait until the bot has finished with the update: all it sent for it is recorded."""
+        await asyncio.wait_for(self._handled[update["update_id"]].wait(), timeout=10)
 
     def mark(self) -> int:
         """Where the recorded calls stand now: wait for calls after this point."""
@@ -78,7 +97,7 @@ class BotUnderTest:
     async def send(self, update: dict[str, Any], chat_id: int) -> ApiCall:
         """Queue an update and return the first thing shown to the chat in answer."""
         since = self.mark()
-        self.standin.add_update(update)
+        await self.handled(self.standin.add_update(update))
         return await self.shown(chat_id, since=since)
 
     async def say(
@@ -123,28 +142,22 @@ class BotUnderTest:
         since = self.mark()
         sender = make_user(user_id, language_code=language_code)
         update = self.standin.add_update(callback_query(sender, message, data))
-        query_id = update["callback_query"]["id"]
-        await self.standin.wait_for_call(
-            "answerCallbackQuery",
-            lambda call: call.params["callback_query_id"] == query_id,
-            since=since,
-        )
-        return await self._shown_or_answer(user_id, since, query_id)
+        await self.handled(update)
+        return self._shown_or_answer(user_id, since, update["callback_query"]["id"])
 
-    async def _shown_or_answer(self, chat_id: int, since: int, query_id: str) -> ApiCall:
-        """What the press showed: a message or edit, else (after a short grace) the answer."""
-        for _ in range(10):
-            for call in self.standin.calls[since:]:
-                if call.method in SHOWING and _chat(call) == chat_id:
-                    return call
-            await asyncio.sleep(0.05)
-        for call in self.standin.calls[since:]:
+    def _shown_or_answer(self, chat_id: int, since: int, query_id: str) -> ApiCall:
+        """What the press showed: a message or edit, else the answer to the button."""
+        calls = self.standin.calls[since:]
+        for call in calls:
+            if call.method in SHOWING and _chat(call) == chat_id:
+                return call
+        for call in calls:
             if (
                 call.method == "answerCallbackQuery"
                 and call.params["callback_query_id"] == query_id
             ):
                 return call
-        raise AssertionError("unreachable: the answer was awaited")
+        raise AssertionError(f"the bot did not answer the button: {calls}")
 
     async def deliver_pushes(self, sessions: async_sessionmaker[AsyncSession]) -> int:
         """One pass of the outbox sender: due pushes go to the stand-in, rendered as in serve."""
@@ -174,11 +187,18 @@ def _chat(call: ApiCall) -> int | None:
 
 
 async def run_bot(
-    standin: BotApiStandin, sessions: async_sessionmaker[AsyncSession]
+    kit: BotUnderTest, sessions: async_sessionmaker[AsyncSession]
 ) -> tuple[Bot, Dispatcher, asyncio.Task[None]]:
-    """Start a bot process's worth of aiogram: client, dispatcher, polling task."""
-    client = create_bot(TOKEN, standin.base_url)
+    """Start a bot process's worth of aiogram (client, dispatcher, polling task) for `kit`."""
+    client = create_bot(TOKEN, kit.standin.base_url)
     dispatcher = create_dispatcher(sessions, create_i18n("en"))
+    # Outermost, around aiogram's own error handling, so that an error's answer is in too.
+    outer = dispatcher.update.outer_middleware
+    inner = list(outer)
+    for middleware in inner:
+        outer.unregister(middleware)
+    for middleware in (kit.track, *inner):
+        outer.register(middleware)
     polling = asyncio.create_task(
         dispatcher.start_polling(
             client, handle_signals=False, close_bot_session=False, polling_timeout=1
@@ -196,8 +216,9 @@ async def stop_bot(client: Bot, dispatcher: Dispatcher, polling: asyncio.Task[No
 @pytest.fixture
 async def bot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[BotUnderTest]:
     async with BotApiStandin(token=TOKEN) as standin:
-        running = await run_bot(standin, sessions)
+        kit = BotUnderTest(standin)
+        running = await run_bot(kit, sessions)
         try:
-            yield BotUnderTest(standin)
+            yield kit
         finally:
             await stop_bot(*running)

@@ -445,13 +445,13 @@ async def test_a_half_entered_lead_survives_a_restart(
     uid = anna.telegram_id
     async with BotApiStandin(token=TOKEN) as standin:
         kit = BotUnderTest(standin)
-        first = await run_bot(standin, sessions)
+        first = await run_bot(kit, sessions)
         try:
             source = await _to_source_step(kit, uid)
             await _answered(standin)
         finally:
             await stop_bot(*first)
-        second = await run_bot(standin, sessions)
+        second = await run_bot(kit, sessions)
         try:
             reply = await kit.press(uid, source, "walk-in")
             reply = await kit.say(uid, "300k")
