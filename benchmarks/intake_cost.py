@@ -26,9 +26,15 @@ from webhooks.metrics import Metrics
 WARM_UP = 5
 
 
-def _count_statements(engine: sa.Engine, counts: Counter[str]) -> None:
+def _count_statements(engine: sa.Engine, counts: Counter[str], seconds: Counter[str]) -> None:
+    started: list[float] = []
+
     def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
         counts[" ".join(text.split())[:100]] += 1
+        started.append(time.perf_counter())
+
+    def executed(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
+        seconds[" ".join(text.split())[:100]] += time.perf_counter() - started.pop()
 
     def commit(_conn: Any) -> None:
         counts["(commits)"] += 1
@@ -37,6 +43,7 @@ def _count_statements(engine: sa.Engine, counts: Counter[str]) -> None:
         counts["(transactions begun)"] += 1
 
     sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "after_cursor_execute", executed)
     sa.event.listen(engine, "commit", commit)
     sa.event.listen(engine, "begin", begin)
 
@@ -45,7 +52,8 @@ async def main(url: str, requests: int, list_statements: bool) -> None:
     await seed(url, 200)
     engine = create_engine(url)
     counts: Counter[str] = Counter()
-    _count_statements(engine.sync_engine, counts)
+    seconds: Counter[str] = Counter()
+    _count_statements(engine.sync_engine, counts, seconds)
     router = leads_router(
         sessions=session_factory(engine),
         max_bytes=1 << 20,
@@ -66,6 +74,7 @@ async def main(url: str, requests: int, list_statements: bool) -> None:
         for n in range(WARM_UP):
             await post(n)
         counts.clear()
+        seconds.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         for n in range(WARM_UP, WARM_UP + requests):
             await post(n)
@@ -80,8 +89,10 @@ async def main(url: str, requests: int, list_statements: bool) -> None:
         f"{per.get('(commits)', 0):.1f} commits"
     )
     if list_statements:
+        print(" count  µs each  statement (time in the driver and the database)")
         for key, count in sorted(per.items(), key=lambda item: -item[1]):
-            print(f"{count:6.2f}  {key}")
+            each = seconds[key] / counts[key] * 1e6 if key in seconds else 0
+            print(f"{count:6.2f}  {each:7.0f}  {key}")
 
 
 if __name__ == "__main__":

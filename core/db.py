@@ -4,12 +4,14 @@ import asyncio
 import sqlite3
 import weakref
 from collections.abc import Callable, Generator
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import AdaptedConnection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -152,6 +154,17 @@ class _WriteTurns:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions for one unit of work each (an update, a request, a job run, a CLI command)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@cache
+def insert_or_ignore(dialect: str, table: sa.Table, *conflict: str) -> sa.Insert:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING in the dialect's words, built once.
+
+    Values go in as the execution's parameters. A repeated key then never aborts the
+    transaction that carries the real change.
+    """
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags
 from core.contacts import normalize_email, normalize_phone
+from core.db import insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.leads import find_duplicate
 from core.mapping import Inbound, Item, extract, items
@@ -133,13 +132,10 @@ async def _receive(
 
 async def _remember(session: AsyncSession, source: LeadSource, key: str, now: datetime) -> bool:
     """Store the key; False if it is known (a redelivery)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(IntakeKey.__table__)  # type: ignore[attr-defined]
-        .values(source_id=source.id, key=key[:200], received_at=now)
-        .on_conflict_do_nothing(index_elements=["source_id", "key"])
-    )
-    result = await session.exec(statement)
+    table = IntakeKey.__table__  # type: ignore[attr-defined]
+    statement = insert_or_ignore(session.get_bind().dialect.name, table, "source_id", "key")
+    row = {"source_id": source.id, "key": key[:200], "received_at": now}
+    result = await session.exec(statement, params=row)
     return result.rowcount == 1
 
 

@@ -145,19 +145,29 @@ async def _capture(
     return Capture("created", lead.id or 0, lead)
 
 
+#: Built once (every lead from a web form runs it); a NULL contact matches nothing.
+_DUPLICATE = (
+    select(Lead)
+    .where(
+        Lead.team_id == sa.bindparam("team_id"),
+        sa.or_(
+            col(Lead.phone_e164) == sa.bindparam("phone"),
+            col(Lead.email) == sa.bindparam("email"),
+        ),
+    )
+    .order_by(col(Lead.id))
+    .limit(1)
+)
+
+
 async def find_duplicate(
     session: AsyncSession, *, team_id: int | None, phone_e164: str | None, email: str | None
 ) -> Lead | None:
     """The team's lead with this phone or email, if there is one."""
-    matches = []
-    if phone_e164:
-        matches.append(col(Lead.phone_e164) == phone_e164)
-    if email:
-        matches.append(col(Lead.email) == email)
-    if not matches:
+    if not (phone_e164 or email):
         return None
-    query = select(Lead).where(Lead.team_id == team_id, sa.or_(*matches)).order_by(col(Lead.id))
-    return (await session.exec(query)).first()
+    params = {"team_id": team_id, "phone": phone_e164 or None, "email": email or None}
+    return (await session.exec(_DUPLICATE, params=params)).first()
 
 
 async def _known(session: AsyncSession, actor: User, lead: Lead, channel: Channel) -> Capture:

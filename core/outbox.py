@@ -10,12 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db import insert_or_ignore
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
 
 #: How long a claimed row stays invisible to other dispatchers while it is being sent.
@@ -58,11 +57,7 @@ async def enqueue(
     recipient_id: int | None = None,
     not_before: datetime | None = None,
 ) -> None:
-    """Queue a message within the caller's transaction; a known dedup key is a no-op.
-
-    ON CONFLICT DO NOTHING, so that a repeated key never aborts the transaction that carries
-    the real change.
-    """
+    """Queue a message within the caller's transaction; a known dedup key is a no-op."""
     now = utcnow()
     row = {
         "kind": kind,
@@ -75,11 +70,9 @@ async def enqueue(
         "next_attempt_at": not_before or now,
         "created_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        insert(table).values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
-    )
+    dialect = session.get_bind().dialect.name
+    await session.exec(insert_or_ignore(dialect, table, "dedup_key"), params=row)
     session.sync_session.info[_ROWS_ADDED] = True
 
 

@@ -9,9 +9,9 @@ candidate: the lead goes to the team's pool and every manager of the team is tol
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import col, func, select, update
+import sqlalchemy as sa
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from core import outbox
 from core.masking import mask_email, mask_phone
@@ -30,8 +30,53 @@ from core.models import (
 
 STRATEGIES = ("round-robin", "least-loaded", "to-user")
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
-#: Reps read at a time when looking for the next one in turn who is below their cap.
-_PAGE = 10
+# The statements below run for every lead, so they are built once, with bound parameters:
+# building one anew costs more CPU than SQLite takes to run it.
+_RULES = (
+    select(RoutingRule)
+    .where(RoutingRule.team_id == sa.bindparam("team_id"))
+    .order_by(col(RoutingRule.position), col(RoutingRule.id))
+)
+#: The open leads a rep holds: offered to them or owned.
+_LOAD = (
+    select(func.count())
+    .where(col(Lead.owner_id) == col(User.id), col(Lead.state).in_(OPEN_STATES))
+    .correlate(User)
+    .scalar_subquery()
+)
+#: A rep's own cap on open leads, else the team's (None: no cap).
+_CAP = func.coalesce(col(User.max_open_leads), sa.bindparam("team_cap", type_=sa.Integer))
+#: Active, on-shift, reachable reps of the team below their cap, not excluded and not
+#: cooling down for the lead.
+_ELIGIBLE = select(User).where(
+    User.team_id == sa.bindparam("team_id"),
+    User.role == Role.REP,
+    col(User.is_active),
+    col(User.on_shift),
+    col(User.reachable),
+    col(User.id).not_in(sa.bindparam("exclude", expanding=True)),
+    col(User.id).not_in(
+        select(ClaimBlock.user_id).where(
+            ClaimBlock.lead_id == sa.bindparam("lead_id"),
+            ClaimBlock.until > sa.bindparam("now"),
+        )
+    ),
+    sa.or_(_CAP.is_(None), _LOAD < _CAP),
+)
+#: A rep's routing weight (at least 1): a rep of weight 2 takes twice the leads.
+_WEIGHT = sa.case((col(User.weight) > 1, col(User.weight)), else_=1)
+#: Whose turn it is: route credit grows by 1/weight with each lead a rep is offered.
+_IN_TURN = _ELIGIBLE.order_by(col(User.route_credit), col(User.id)).limit(1)
+#: The fewest open leads per unit of weight (ties: the lowest id).
+_LEAST_LOADED = _ELIGIBLE.order_by(sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.id)).limit(1)
+_THE_USER = _ELIGIBLE.where(User.id == sa.bindparam("user_id"))
+#: Added in SQL, not in Python: two leads routed at once to the same rep both count.
+_USERS = User.__table__  # type: ignore[attr-defined]
+_CREDIT = (
+    sa.update(_USERS)
+    .where(_USERS.c.id == sa.bindparam("rep_id"))
+    .values(route_credit=_USERS.c.route_credit + sa.literal(1.0, sa.Float) / _WEIGHT)
+)
 
 
 async def route(
@@ -50,9 +95,7 @@ async def route(
     if rep is None:
         await to_pool(session, lead=lead, team=team, now=now)
         return None
-    # Added in SQL, not in Python: two leads routed at once to the same rep both count.
-    credit = col(User.route_credit) + 1 / max(rep.weight, 1)
-    await session.exec(update(User).where(col(User.id) == rep.id).values(route_credit=credit))
+    await session.exec(_CREDIT, params={"rep_id": rep.id})
     return await _offer(session, lead, team, rep, rep.telegram_id, now)
 
 
@@ -61,22 +104,23 @@ async def pick(
 ) -> User | None:
     """The rep the first matching rule chooses among those who can take a lead now."""
     rule = await _first_match(session, await _rules(session, team), lead)
-    eligible = _eligible(team, lead, now, exclude)
+    params = {
+        "team_id": team.id,
+        "team_cap": team.max_open_leads,
+        "lead_id": lead.id,
+        "now": now,
+        "exclude": list(exclude),
+    }
+    query = _IN_TURN
     if rule is not None and rule.strategy == "to-user":
-        return await _first_not_full(session, team, eligible.where(User.id == rule.user_id))
-    if rule is not None and rule.strategy == "least-loaded":
-        return await _least_loaded(session, team, eligible)
-    in_turn = eligible.order_by(col(User.route_credit), col(User.id))
-    return await _first_not_full(session, team, in_turn)
+        query, params["user_id"] = _THE_USER, rule.user_id
+    elif rule is not None and rule.strategy == "least-loaded":
+        query = _LEAST_LOADED
+    return (await session.exec(query, params=params)).first()
 
 
 async def _rules(session: AsyncSession, team: Team) -> Sequence[RoutingRule]:
-    query = (
-        select(RoutingRule)
-        .where(RoutingRule.team_id == team.id)
-        .order_by(col(RoutingRule.position), col(RoutingRule.id))
-    )
-    return (await session.exec(query)).all()
+    return (await session.exec(_RULES, params={"team_id": team.id})).all()
 
 
 async def _first_match(
@@ -101,69 +145,6 @@ async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool
         return value in {tag.casefold() for tag in tags}
     key = rule.match_field.removeprefix("profile.")
     return str(lead.profile.get(key, "")).casefold() == value
-
-
-def _eligible(
-    team: Team, lead: Lead, now: datetime, exclude: Collection[int]
-) -> SelectOfScalar[User]:
-    """Active, on-shift, reachable reps of the team, not excluded and not cooling down for
-    the lead; whether they are full is checked on the few the caller looks at."""
-    query = select(User).where(
-        User.team_id == team.id,
-        User.role == Role.REP,
-        col(User.is_active),
-        col(User.on_shift),
-        col(User.reachable),
-    )
-    if exclude:
-        query = query.where(col(User.id).not_in(list(exclude)))
-    cooling = select(ClaimBlock.user_id).where(
-        ClaimBlock.lead_id == lead.id, ClaimBlock.until > now
-    )
-    return query.where(col(User.id).not_in(cooling))
-
-
-async def _first_not_full(
-    session: AsyncSession, team: Team, ordered: SelectOfScalar[User]
-) -> User | None:
-    """The first rep of the ordered query below their open-lead cap.
-
-    Reps are read a page at a time and loads are counted for capped reps of that page only:
-    a lead costs one short query, not a read of the whole team.
-    """
-    offset = 0
-    while True:
-        page = list((await session.exec(ordered.limit(_PAGE).offset(offset))).all())
-        capped = [rep.id or 0 for rep in page if _cap(rep, team) is not None]
-        loads = await open_counts(session, capped) if capped else {}
-        for rep in page:
-            if not _full(rep, team, loads.get(rep.id or 0, 0)):
-                return rep
-        if len(page) < _PAGE:
-            return None
-        offset += _PAGE
-
-
-async def _least_loaded(
-    session: AsyncSession, team: Team, eligible: SelectOfScalar[User]
-) -> User | None:
-    """The rep with the fewest open leads per unit of weight (ties: the lowest id)."""
-    reps = list((await session.exec(eligible)).all())
-    loads = await open_counts(session, [rep.id or 0 for rep in reps])
-    return min(
-        (rep for rep in reps if not _full(rep, team, loads.get(rep.id or 0, 0))),
-        key=lambda rep: (loads.get(rep.id or 0, 0) / max(rep.weight, 1), rep.id or 0),
-        default=None,
-    )
-
-
-def _cap(rep: User, team: Team) -> int | None:
-    return rep.max_open_leads or team.max_open_leads
-
-
-def _full(rep: User, team: Team, load: int) -> bool:
-    cap = _cap(rep, team)
-    return cap is not None and load >= cap
 
 
 async def open_counts(session: AsyncSession, user_ids: list[int]) -> dict[int, int]:

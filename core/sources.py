@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,8 +40,12 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+#: Built once: every webhook request looks its source up.
+_BY_NAME = select(LeadSource).where(LeadSource.name == sa.bindparam("name"))
+
+
 async def get_source(session: AsyncSession, name: str) -> LeadSource:
-    source = (await session.exec(select(LeadSource).where(LeadSource.name == name))).first()
+    source = (await session.exec(_BY_NAME, params={"name": name})).first()
     if source is None:
         raise NotFound(f"no source named {name!r}", code="source_not_found")
     return source

@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -293,14 +294,17 @@ async def identify(
     return user, team
 
 
+#: Built once: each push reads both before it is rendered.
+_WITH_TEAM = (
+    select(User, Team)
+    .outerjoin(Team, col(Team.id) == col(User.team_id))
+    .where(col(User.id) == sa.bindparam("user_id"))
+)
+
+
 async def with_team(session: AsyncSession, user_id: int) -> tuple[User | None, Team | None]:
-    """A user and their team in one query (each push reads both before it is rendered)."""
-    query = (
-        select(User, Team)
-        .outerjoin(Team, col(Team.id) == col(User.team_id))
-        .where(col(User.id) == user_id)
-    )
-    row = (await session.exec(query)).first()
+    """A user and their team in one query."""
+    row = (await session.exec(_WITH_TEAM, params={"user_id": user_id})).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -42,6 +42,46 @@ async def test_round_robin_follows_weights_and_skips_who_cannot_take(
     assert off.id not in chosen
 
 
+async def test_round_robin_skips_reps_at_their_cap_or_the_teams(session: AsyncSession) -> None:
+    team = await factories.team(session, "Alpha")
+    anna = await factories.user(session, team, name="Anna")
+    boris = await factories.user(session, team, name="Boris")
+    await factories.lead(session, team, owner=anna)
+    await users.update_user(session, telegram_id=anna.telegram_id, max_open_leads=1)
+    now = utcnow()
+    first = await route(session, lead=await _new_lead(session, team, name="L1"), team=team, now=now)
+    assert first.user_id == boris.id  # Anna holds her one lead
+    await teams.update_team(session, name="Alpha", values={"max_open_leads": "1"})
+    team = await session.get_one(type(team), team.id)
+    late = await _new_lead(session, team, name="L2")
+    assert await route(session, lead=late, team=team, now=now) is None  # Boris is full too
+    await session.commit()
+    assert late.state == LeadState.POOL
+
+
+async def test_least_loaded_picks_the_fewest_open_leads_per_unit_of_weight(
+    session: AsyncSession,
+) -> None:
+    team = await factories.team(session, "Alpha")
+    anna = await factories.user(session, team, name="Anna")
+    boris = await factories.user(session, team, name="Boris")
+    for _ in range(3):
+        await factories.lead(session, team, owner=anna)
+    await factories.lead(session, team, owner=boris)
+    await factories.lead(
+        session, team, owner=boris, state=LeadState.ARCHIVED
+    )  # closed: not counted
+    await rules.add_rule(
+        session, team_name="Alpha", match=None, strategy="least-loaded", user_telegram_id=None
+    )
+    now = utcnow()
+    lead = await _new_lead(session, team, name="L1")
+    assert (await route(session, lead=lead, team=team, now=now)).user_id == boris.id
+    await users.update_user(session, telegram_id=anna.telegram_id, weight=4)  # 3/4 < 2/1
+    lead = await _new_lead(session, team, name="L2")
+    assert (await route(session, lead=lead, team=team, now=now)).user_id == anna.id
+
+
 async def test_rules_first_match_wins_and_no_candidate_pools(session: AsyncSession) -> None:
     team = await factories.team(session, "Alpha")
     anna = await factories.user(session, team, name="Anna")
