@@ -100,6 +100,8 @@ class OutboxSender:
         self._held = 0  # claimed rows not yet settled
         self._lanes: OrderedDict[int, Lane] = OrderedDict()
         self._woken = asyncio.Event()
+        self._sent: list[outbox.Sent] = []  # sent, not yet marked (see _record)
+        self._recording = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._passes: set[asyncio.Task[int]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -114,8 +116,11 @@ class OutboxSender:
             while True:
                 self._woken.clear()
                 wait = await self._tick()
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+                # as the event is set, and stop() then waited for this loop forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._woken.wait()
         finally:
             outbox.unsubscribe(self.wake)
             passes = list(self._passes)
@@ -309,12 +314,25 @@ class OutboxSender:
         except Exception as error:  # settled on this row alone; the chat goes on
             await self._failed(row, error)
             return 0
-        telegram_id = answer.message_id
-        now = self.clock()
-        await self._step(
-            outbox.mark_sent, message_id=row.id, telegram_message_id=telegram_id, now=now
-        )
+        await self._record(outbox.Sent(row.id or 0, answer.message_id, self.clock()))
         return 1
+
+    async def _record(self, sent: outbox.Sent) -> None:
+        """Mark a row sent; rows sent while an earlier mark is being written share one write.
+
+        The first caller writes until nothing is left; the others return at once. Under load
+        that turns a transaction per message into one per batch, with no added wait.
+        """
+        self._sent.append(sent)
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            while self._sent:
+                batch, self._sent = self._sent, []
+                await self._step(outbox.mark_sent, sent=batch)
+        finally:
+            self._recording = False
 
     async def _render(self, row: OutboxMessage) -> Rendered | None:
         async with self.sessions() as session:

@@ -6,6 +6,7 @@ key makes a job or a retried request that runs twice send nothing twice.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ CLAIM_LEASE = timedelta(seconds=60)
 #: After this many failed attempts (network errors) a message is given up.
 MAX_ATTEMPTS = 8
 
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
 _ROWS_ADDED = "leadloop.outbox_rows_added"
 _listeners: list[Callable[[], None]] = []
 
@@ -70,9 +72,8 @@ async def enqueue(
         "next_attempt_at": not_before or now,
         "created_at": now,
     }
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    await session.exec(insert_or_ignore(dialect, table, "dedup_key"), params=row)
+    await session.exec(insert_or_ignore(dialect, _TABLE, "dedup_key"), params=row)
     session.sync_session.info[_ROWS_ADDED] = True
 
 
@@ -107,20 +108,34 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     return (await session.exec(query)).first()
 
 
-async def mark_sent(
-    session: AsyncSession, *, message_id: int, telegram_message_id: int | None, now: datetime
-) -> None:
-    # One UPDATE, no read first: this runs once for every message the bot sends.
-    await session.exec(
-        sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(
-            status=OutboxStatus.SENT,
-            sent_at=now,
-            telegram_message_id=telegram_message_id,
-            last_error=None,
-        )
+@dataclass(frozen=True)
+class Sent:
+    """A message Telegram accepted: its row, Telegram's id for it, and when."""
+
+    message_id: int
+    telegram_message_id: int | None
+    at: datetime
+
+
+_MARK_SENT = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id == sa.bindparam("row_id"))
+    .values(
+        status=OutboxStatus.SENT,
+        sent_at=sa.bindparam("at"),
+        telegram_message_id=sa.bindparam("telegram_id"),
+        last_error=None,
     )
+)
+
+
+async def mark_sent(session: AsyncSession, *, sent: list[Sent]) -> None:
+    """Mark messages sent, several in one statement."""
+    rows = [
+        {"row_id": one.message_id, "at": one.at, "telegram_id": one.telegram_message_id}
+        for one in sent
+    ]
+    await session.exec(_MARK_SENT, params=rows)
     await session.commit()
 
 

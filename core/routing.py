@@ -7,6 +7,7 @@ candidate: the lead goes to the team's pool and every manager of the team is tol
 """
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -70,6 +71,9 @@ _IN_TURN = _ELIGIBLE.order_by(col(User.route_credit), col(User.id)).limit(1)
 #: The fewest open leads per unit of weight (ties: the lowest id).
 _LEAST_LOADED = _ELIGIBLE.order_by(sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.id)).limit(1)
 _THE_USER = _ELIGIBLE.where(User.id == sa.bindparam("user_id"))
+_LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
+#: A Core INSERT: the ORM's unit of work cost more than the rest of the offer.
+_NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _USERS = User.__table__  # type: ignore[attr-defined]
 _CREDIT = (
@@ -77,6 +81,17 @@ _CREDIT = (
     .where(_USERS.c.id == sa.bindparam("rep_id"))
     .values(route_credit=_USERS.c.route_credit + sa.literal(1.0, sa.Float) / _WEIGHT)
 )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An offer as made: to a rep, or to the team's group (user_id None)."""
+
+    id: int
+    lead_id: int
+    user_id: int | None
+    chat_id: int
+    deadline: datetime
 
 
 async def route(
@@ -87,7 +102,7 @@ async def route(
     now: datetime,
     exclude: Collection[int] = (),
     group_first: bool = True,
-) -> LeadOffer | None:
+) -> Offer | None:
     """Offer the lead (to the team's group, or a rep by the rules) or put it in the pool."""
     if group_first and team.offer_mode == "group" and team.group_chat_id is not None:
         return await _offer(session, lead, team, None, team.group_chat_id, now)
@@ -158,20 +173,22 @@ async def open_counts(session: AsyncSession, user_ids: list[int]) -> dict[int, i
 
 async def _offer(
     session: AsyncSession, lead: Lead, team: Team, rep: User | None, chat_id: int, now: datetime
-) -> LeadOffer:
+) -> Offer:
     deadline = now + timedelta(seconds=team.claim_window_seconds)
     lead.state, lead.owner_id = LeadState.OFFERED, rep.id if rep else None
     lead.offered_at, lead.claim_deadline = now, deadline
     await session.flush()  # a new lead gets its id here, inserted with its owner
-    offer = LeadOffer(
-        lead_id=lead.id or 0,
-        user_id=rep.id if rep else None,
-        chat_id=chat_id,
-        offered_at=now,
-        deadline=deadline,
-    )
-    session.add(offer)
-    await session.flush()
+    user_id, lead_id = rep.id if rep else None, lead.id or 0
+    row = {
+        "lead_id": lead_id,
+        "user_id": user_id,
+        "chat_id": chat_id,
+        "offered_at": now,
+        "deadline": deadline,
+        "outcome": "pending",
+    }
+    offer_id = (await session.exec(_NEW_OFFER, params=row)).scalar_one()
+    offer = Offer(offer_id, lead_id, user_id, chat_id, deadline)
     await outbox.enqueue(
         session,
         kind="lead_offer",
@@ -183,7 +200,7 @@ async def _offer(
     return offer
 
 
-def offer_snapshot(lead: Lead, team: Team, offer: LeadOffer) -> dict[str, object]:
+def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
     """What an offer may show before the lead is claimed: the contact stays masked."""
     return {
         "lead_id": lead.id,

@@ -152,6 +152,34 @@ async def test_a_commit_that_adds_a_row_wakes_the_running_sender(
     assert (await row(sessions, "woken")).status == OutboxStatus.SENT
 
 
+async def test_stop_ends_the_sender_even_when_a_wake_up_comes_at_that_moment(
+    sessions: Sessions, telegram: Bot
+) -> None:
+    # On Python 3.11 asyncio.wait_for swallowed a cancel that met a wake-up: stop() hung.
+    for _ in range(3):
+        sender = make_sender(telegram, sessions, idle_check_seconds=60)
+        sender.start()
+        await asyncio.sleep(0.3)  # it looked, found nothing and waits to be woken
+        sender.wake()
+        await asyncio.wait_for(sender.stop(), 5)
+
+
+async def test_rows_sent_together_are_each_marked_with_their_own_message_id(
+    sessions: Sessions, standin: BotApiStandin, telegram: Bot, clock: Clock
+) -> None:
+    for chat in range(601, 611):
+        await enqueue(sessions, chat, f"together-{chat}")
+    sender = make_sender(telegram, sessions, clock)
+
+    assert await sender.send_due() == 10
+
+    assert len(sends(standin)) == 10
+    for call in sends(standin):
+        sent = await row(sessions, call.params["text"])
+        assert (sent.status, sent.sent_at) == (OutboxStatus.SENT, clock.now)
+        assert sent.telegram_message_id == call.result["message_id"]
+
+
 async def test_a_429_postpones_only_that_chats_rows_while_other_chats_are_sent(
     sessions: Sessions, standin: BotApiStandin, telegram: Bot, clock: Clock
 ) -> None:

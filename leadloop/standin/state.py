@@ -106,7 +106,8 @@ class Signal:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
         try:
-            await asyncio.wait_for(waiter, within)
+            async with asyncio.timeout(within):  # not wait_for: see OutboxSender.run
+                await waiter
         except TimeoutError:
             return False
         finally:
