@@ -162,16 +162,19 @@ class OutboxSender:
 
     async def send_due(self) -> int:
         """One pass: claim the due rows there is room for, send them; returns how many were sent."""
-        rows = await self._claim()
+        rows, _ = await self._claim()
         return await self._send_rows(rows) if rows else 0
 
     async def _tick(self) -> float:
         """Claim due rows and start sending them; returns the seconds until the next look."""
         try:
-            rows = await self._claim()
-            if rows:
-                self._spawn(self._send_rows(rows))
-            return await self._seconds_to_next()
+            rows, limit = await self._claim()
+            if not rows:
+                return await self._seconds_to_next()
+            self._spawn(self._send_rows(rows))
+            # More may be due at once; else the pass wakes the loop when it ends (and a commit
+            # adding rows, sooner), so the next due time need not be looked up under load.
+            return MIN_WAIT_SECONDS if len(rows) == limit else self.idle_check_seconds
         except Exception:  # the database may be away for a while: keep looking
             log.exception("the outbox sender could not read the outbox")
             return self.idle_check_seconds
@@ -198,14 +201,15 @@ class OutboxSender:
 
     # -- one pass --------------------------------------------------------------------------
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> tuple[list[OutboxMessage], int]:
+        """The due rows claimed (as many as there is room for), and how many that was at most."""
         limit = min(self.batch_size, self._capacity - self._held)
         if limit <= 0:
-            return []
+            return [], 0
         async with self.sessions() as session:
             rows = await outbox.claim_due(session, now=self.clock(), limit=limit)
         self._held += len(rows)
-        return rows
+        return rows, limit
 
     async def _send_rows(self, rows: list[OutboxMessage]) -> int:
         """Send a claimed batch, one task per chat; rows a chat has no room for go back."""
