@@ -145,18 +145,15 @@ async def _capture(
     return Capture("created", lead.id or 0, lead)
 
 
-#: Built once (every lead from a web form runs it); a NULL contact matches nothing.
-_DUPLICATE = (
-    select(Lead)
-    .where(
-        Lead.team_id == sa.bindparam("team_id"),
-        sa.or_(
-            col(Lead.phone_e164) == sa.bindparam("phone"),
-            col(Lead.email) == sa.bindparam("email"),
-        ),
-    )
-    .order_by(col(Lead.id))
-    .limit(1)
+#: Built once (every lead from a web form runs it); a NULL contact matches nothing. No ORDER
+#: BY: with one, SQLite walked every lead of the team in id order instead of looking the phone
+#: and the email up in their unique indexes (so there are at most two rows).
+_DUPLICATE = select(Lead).where(
+    Lead.team_id == sa.bindparam("team_id"),
+    sa.or_(
+        col(Lead.phone_e164) == sa.bindparam("phone"),
+        col(Lead.email) == sa.bindparam("email"),
+    ),
 )
 
 
@@ -167,7 +164,8 @@ async def find_duplicate(
     if not (phone_e164 or email):
         return None
     params = {"team_id": team_id, "phone": phone_e164 or None, "email": email or None}
-    return (await session.exec(_DUPLICATE, params=params)).first()
+    found = (await session.exec(_DUPLICATE, params=params)).all()
+    return min(found, key=lambda lead: lead.id or 0, default=None)
 
 
 async def _known(session: AsyncSession, actor: User, lead: Lead, channel: Channel) -> Capture:
