@@ -65,7 +65,11 @@ class User(SQLModel, table=True):
     route_credit: float = Field(default=0.0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
-    __table_args__ = (enum_check("role", Role),)
+    __table_args__ = (
+        enum_check("role", Role),
+        # Routing reads a team's reps in turn order and stops at the first who can take a lead.
+        sa.Index("ix_users_team_route_credit", "team_id", "route_credit", "id"),
+    )
 
 
 class Invite(SQLModel, table=True):
