@@ -97,6 +97,13 @@ class _InlineSQLite(aiosqlite.Connection):
         return await cls(partial(sqlite3.connect, database or ":memory:", check_same_thread=False))
 
 
+def _locks_rows(context: Any) -> bool:
+    """A SELECT … FOR UPDATE (which SQLite leaves out): it takes the write turn instead, so
+    that what it read stays true until its transaction commits, as with row locks."""
+    statement = getattr(getattr(context, "compiled", None), "statement", None)
+    return getattr(statement, "_for_update_arg", None) is not None
+
+
 class _WriteTurns:
     """One SQLite writer at a time per event loop, the others queued on an asyncio lock.
 
@@ -106,8 +113,8 @@ class _WriteTurns:
     tails. Here a connection takes the turn before its first writing statement (where
     Python's sqlite3 begins the transaction) and gives it back when it returns to the pool,
     that is after its commit or rollback: writers run back to back in arrival order. Reads
-    take no turn (WAL lets them run beside the writer). Other processes still meet
-    SQLite's own lock and busy timeout.
+    take no turn (WAL lets them run beside the writer), except those that would lock rows.
+    Other processes still meet SQLite's own lock and busy timeout.
     """
 
     def __init__(self) -> None:
@@ -119,8 +126,12 @@ class _WriteTurns:
         sa.event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
         sa.event.listen(engine.sync_engine.pool, "checkin", self._checkin)
 
-    def _before_execute(self, conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if _WRITE_TURN in conn.info or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
+    def _before_execute(
+        self, conn: sa.Connection, _cursor: Any, statement: str, _params: Any, context: Any, *_: Any
+    ) -> None:
+        if _WRITE_TURN in conn.info:
+            return
+        if statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA") and not _locks_rows(context):
             return
         lock = self._lock()
         adapted = conn.connection.dbapi_connection

@@ -71,6 +71,19 @@ _IN_TURN = _ELIGIBLE.order_by(col(User.route_credit), col(User.id)).limit(1)
 #: The fewest open leads per unit of weight (ties: the lowest id).
 _LEAST_LOADED = _ELIGIBLE.order_by(sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.id)).limit(1)
 _THE_USER = _ELIGIBLE.where(User.id == sa.bindparam("user_id"))
+_BY_STRATEGY = {"round-robin": _IN_TURN, "least-loaded": _LEAST_LOADED, "to-user": _THE_USER}
+#: First try: reps another transaction is offering a lead to at this moment are passed over,
+#: so two leads routed at once go to two reps (PostgreSQL; SQLite has one writer at a time).
+#: FOR NO KEY UPDATE (key_share): a plain FOR UPDATE would also block other transactions'
+#: foreign-key checks on the rep (an outbox row for them), and they deadlocked with it.
+_PASSING_BUSY = {
+    name: query.with_for_update(skip_locked=True, key_share=True, of=User)
+    for name, query in _BY_STRATEGY.items()
+}
+#: Then, when every candidate was busy: wait for them rather than pool the lead.
+_WAITING = {
+    name: query.with_for_update(key_share=True, of=User) for name, query in _BY_STRATEGY.items()
+}
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
 #: A Core INSERT: the ORM's unit of work cost more than the rest of the offer.
 _NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
@@ -126,12 +139,14 @@ async def pick(
         "now": now,
         "exclude": list(exclude),
     }
-    query = _IN_TURN
-    if rule is not None and rule.strategy == "to-user":
-        query, params["user_id"] = _THE_USER, rule.user_id
-    elif rule is not None and rule.strategy == "least-loaded":
-        query = _LEAST_LOADED
-    return (await session.exec(query, params=params)).first()
+    strategy = rule.strategy if rule is not None else "round-robin"
+    if rule is not None and strategy == "to-user":
+        params["user_id"] = rule.user_id
+    for queries in (_PASSING_BUSY, _WAITING):
+        rep = (await session.exec(queries[strategy], params=params)).first()
+        if rep is not None:
+            return rep
+    return None
 
 
 async def _rules(session: AsyncSession, team: Team) -> Sequence[RoutingRule]:

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import lifecycle, offers, rules, teams, users
 from core.errors import Conflict
-from core.models import Lead, LeadOffer, LeadState, OutboxMessage, utcnow
+from core.models import Lead, LeadOffer, LeadState, OutboxMessage, Team, utcnow
 from core.routing import route
 from tests import factories
 
@@ -108,6 +108,27 @@ async def test_rules_first_match_wins_and_no_candidate_pools(session: AsyncSessi
         await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "lead_pooled"))
     ).one()
     assert alert.recipient_id == manager.id
+
+
+async def test_leads_routed_at_the_same_moment_go_to_different_reps(
+    sessions: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    team = await factories.team(session, "Alpha")
+    for n in range(10):
+        await factories.user(session, team, name=f"R{n}")
+    lead_ids = [(await _new_lead(session, team, name=f"L{n}")).id for n in range(5)]
+    now = utcnow()
+
+    async def offer(lead_id: int) -> int | None:
+        async with sessions() as own:
+            lead = await own.get_one(Lead, lead_id)
+            made = await route(own, lead=lead, team=await own.get_one(Team, team.id), now=now)
+            await asyncio.sleep(0.2)  # all five are routed before the first commits
+            await own.commit()
+            return made.user_id if made else None
+
+    chosen = await asyncio.gather(*(offer(lead_id) for lead_id in lead_ids))
+    assert None not in chosen and len(set(chosen)) == 5
 
 
 async def test_the_claim_deadline_cascades_to_the_next_rep_then_the_pool(
