@@ -334,7 +334,10 @@ class OutboxSender:
         try:
             while self._sent:
                 batch, self._sent = self._sent, []
-                await self._step(outbox.mark_sent, sent=batch)
+                try:
+                    await self._step(outbox.mark_sent, sent=batch)
+                except Exception:  # those rows go out again when their lease ends
+                    log.exception("%d sent outbox rows could not be marked sent", len(batch))
         finally:
             self._recording = False
 

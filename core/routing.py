@@ -3,7 +3,8 @@
 Rules of a team are tried in order and the first that matches the lead decides; a team
 without rules has the default: round robin over its active reps on shift. Reps who are
 inactive, off shift, unreachable, full (open-lead cap) or cooling down are skipped. No
-candidate: the lead goes to the team's pool and every manager of the team is told.
+candidate: the lead goes to the team's pool and every manager of the team is told. The
+chosen rep is locked until the transaction ends, so concurrent leads go to different reps.
 """
 
 from collections.abc import Collection, Sequence
@@ -73,7 +74,8 @@ _LEAST_LOADED = _ELIGIBLE.order_by(sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.
 _THE_USER = _ELIGIBLE.where(User.id == sa.bindparam("user_id"))
 _BY_STRATEGY = {"round-robin": _IN_TURN, "least-loaded": _LEAST_LOADED, "to-user": _THE_USER}
 #: First try: reps another transaction is offering a lead to at this moment are passed over,
-#: so two leads routed at once go to two reps (PostgreSQL; SQLite has one writer at a time).
+#: so two leads routed at once go to two reps (on SQLite a locking read takes the process's
+#: write turn instead: see core/db.py).
 #: FOR NO KEY UPDATE (key_share): a plain FOR UPDATE would also block other transactions'
 #: foreign-key checks on the rep (an outbox row for them), and they deadlocked with it.
 _PASSING_BUSY = {
@@ -87,8 +89,8 @@ _WAITING = {
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
 #: A Core INSERT: the ORM's unit of work cost more than the rest of the offer.
 _NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
-#: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _USERS = User.__table__  # type: ignore[attr-defined]
+#: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
     sa.update(_USERS)
     .where(_USERS.c.id == sa.bindparam("rep_id"))

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from aiohttp import web
-from sqlalchemy import text as sa_text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import sources
 from core.models import Activity, Lead, LeadOffer, OutboxMessage, User, WebhookDelivery
 from tests import factories
+from tests.faults import refuse
 from webhooks.app import create_app
 from webhooks.graph import GraphClient
 from webhooks.leads import leads_router
@@ -349,37 +349,12 @@ async def test_100_parallel_webhooks_for_20_people_make_20_leads_each_offered_on
     assert journal.count("accepted") == 100
 
 
-async def _fail_outbox_inserts(session: AsyncSession, on: bool) -> None:
-    """A database that refuses the last write of intake (the offer's push), as a full disk would."""
-    dialect = session.bind.dialect.name if session.bind else ""
-    if dialect == "sqlite":
-        statements = (
-            ["CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END"]
-            if on
-            else ["DROP TRIGGER refuse"]
-        )
-    else:
-        statements = (
-            [
-                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'full'; END $$",
-                "CREATE TRIGGER refuse BEFORE INSERT ON outbox "
-                "FOR EACH ROW EXECUTE FUNCTION refuse()",
-            ]
-            if on
-            else ["DROP TRIGGER refuse ON outbox", "DROP FUNCTION refuse()"]
-        )
-    for statement in statements:
-        await session.exec(sa_text(statement))
-    await session.commit()
-
-
 async def test_a_write_failing_midway_keeps_neither_journal_nor_lead_and_the_retry_lands(
     client: httpx.AsyncClient, session: AsyncSession, team
 ) -> None:
     await add_source(session, "site", "generic", secret=WHSEC)
     body = json.dumps({"name": "Vera", "phone": "+7 916 111 22 33"}).encode()
-    await _fail_outbox_inserts(session, on=True)
+    await refuse(session, event="INSERT", table="outbox")
     failed = await client.post("/webhooks/leads/site", content=body, headers=standard(body, "v1"))
     assert failed.status_code == 503
     assert failed.headers["retry-after"]
@@ -388,7 +363,7 @@ async def test_a_write_failing_midway_keeps_neither_journal_nor_lead_and_the_ret
     assert await leads_of(session) == []
     assert (await session.exec(select(WebhookDelivery))).all() == []
 
-    await _fail_outbox_inserts(session, on=False)
+    await refuse(session, event="INSERT", table="outbox", on=False)
     retried = await client.post("/webhooks/leads/site", content=body, headers=standard(body, "v1"))
     assert (retried.status_code, retried.json()["outcome"]) == (200, "accepted")
     [lead] = await leads_of(session)

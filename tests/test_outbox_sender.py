@@ -26,6 +26,7 @@ from core import outbox
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
 from leadloop.standin import ApiCall, BotApiStandin
 from tests import factories
+from tests.faults import refuse
 
 TOKEN = "123456789:TEST-outbox-sender-token"
 Sessions = async_sessionmaker[AsyncSession]
@@ -178,6 +179,26 @@ async def test_rows_sent_together_are_each_marked_with_their_own_message_id(
         sent = await row(sessions, call.params["text"])
         assert (sent.status, sent.sent_at) == (OutboxStatus.SENT, clock.now)
         assert sent.telegram_message_id == call.result["message_id"]
+
+
+async def test_rows_whose_mark_failed_are_sent_again_when_their_lease_ends(
+    sessions: Sessions, session: AsyncSession, standin: BotApiStandin, telegram: Bot, clock: Clock
+) -> None:
+    for chat in (701, 702):
+        await enqueue(sessions, chat, f"unmarked-{chat}")
+    await refuse(session, event="UPDATE", table="outbox", when="NEW.status = 'sent'")
+    sender = make_sender(telegram, sessions, clock)
+
+    assert await sender.send_due() == 2  # Telegram has them; the database could not say so
+    assert (await row(sessions, "unmarked-701")).status == OutboxStatus.PENDING
+    await refuse(session, event="UPDATE", table="outbox", on=False)
+    assert await sender.send_due() == 0  # still leased
+    clock.now += outbox.CLAIM_LEASE
+
+    assert await sender.send_due() == 2  # at least once: they go out again
+    assert len(sends(standin)) == 4
+    for key in ("unmarked-701", "unmarked-702"):
+        assert (await row(sessions, key)).status == OutboxStatus.SENT
 
 
 async def test_a_429_postpones_only_that_chats_rows_while_other_chats_are_sent(
