@@ -23,7 +23,7 @@ from core.models import (
     Team,
     User,
 )
-from core.routing import open_counts, route
+from core.routing import load_and_cap, route
 
 _BATCH = 100
 
@@ -67,14 +67,11 @@ async def _check_hoarding(
         raise Conflict(
             "you let this lead go recently: wait before claiming it again", code="cooling_down"
         )
-    cap = actor.max_open_leads or team.max_open_leads
-    already_yours = lead.owner_id == actor.id
-    if cap is not None and not already_yours:
-        load = (await open_counts(session, [actor.id or 0])).get(actor.id or 0, 0)
-        if load >= cap:
-            raise Conflict(
-                f"you have {load} open leads, the team's cap", code="cap_reached", cap=cap
-            )
+    if lead.owner_id == actor.id:
+        return  # already theirs: claiming it adds nothing to their load
+    load, cap = await load_and_cap(session, actor, team)
+    if cap is not None and load >= cap:
+        raise Conflict(f"you have {load} open leads, the team's cap", code="cap_reached", cap=cap)
 
 
 async def _close_offers(session: AsyncSession, lead_id: int, outcome: str, now: datetime) -> None:

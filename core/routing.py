@@ -179,13 +179,12 @@ async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool
     return str(lead.profile.get(key, "")).casefold() == value
 
 
-async def open_counts(session: AsyncSession, user_ids: list[int]) -> dict[int, int]:
-    rows = await session.exec(
-        select(Lead.owner_id, func.count())
-        .where(col(Lead.owner_id).in_(user_ids), col(Lead.state).in_(OPEN_STATES))
-        .group_by(col(Lead.owner_id))
-    )
-    return {owner: count for owner, count in rows.all() if owner is not None}
+async def load_and_cap(session: AsyncSession, rep: User, team: Team) -> tuple[int, int | None]:
+    """The rep's open leads and their cap (their own, else the team's; None: no cap)."""
+    query = select(_LOAD, _CAP).where(col(User.id) == sa.bindparam("rep_id"))
+    params = {"rep_id": rep.id, "team_cap": team.max_open_leads}
+    load, cap = (await session.exec(query, params=params)).one()
+    return load, cap
 
 
 async def _offer(
