@@ -42,8 +42,7 @@ def serve(settings: Settings) -> None:
     except SettingsError as error:
         fail(str(error))
     url = settings.effective_database_url
-    head = migrate.head()
-    if asyncio.run(migrate.current(url)) != head:
+    if asyncio.run(migrate.current(url)) != migrate.HEAD:
         fail("the database schema is not up to date: run `leadloop db upgrade`")
     config = uvicorn.Config(
         build_app(settings),

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -30,7 +31,13 @@ async def test_downgrade_to_base_and_back(database_url: str, engine: AsyncEngine
         assert await connection.run_sync(_tables) == set()
     assert await migrate.current(database_url) is None
     await _in_thread(migrate.upgrade, database_url, "head")
-    assert await migrate.current(database_url) == migrate.head()
+    assert await migrate.current(database_url) == migrate.HEAD
+
+
+def test_head_is_the_newest_script() -> None:
+    assert ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head() == (
+        migrate.HEAD
+    )
 
 
 async def _in_thread(step: migrate.Step, url: str, revision: str) -> None:

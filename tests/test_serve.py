@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,3 +188,11 @@ async def test_serve_on_an_unmigrated_database_says_what_to_do(tmp_path: Path) -
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert stderr.decode().strip().endswith("run `leadloop db upgrade`")
+
+
+def test_the_server_leaves_alembic_out_of_its_memory() -> None:
+    # 10 MiB of the server's 150 MiB budget, for a check made once at start (core/migrate.py).
+    probe = "import sys, leadloop.server; print(any(m.startswith('alembic') for m in sys.modules))"
+    assert subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split() == ["False"]
