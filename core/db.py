@@ -19,11 +19,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 #: How long a writer waits for SQLite's one write lock before "database is locked".
 _BUSY_SECONDS = 10
-#: SQLite connections kept open. Every request waiting for the write turn holds one; with
-#: SQLAlchemy's default of 5, the ones beyond were opened and closed per request (the
-#: pragmas, and the schema parsed again by the first statement): 20% of a lead's CPU at 16
-#: requests in flight. An idle connection costs a file handle and its page cache.
-_SQLITE_POOL = 20
+#: Connections kept open. Under load every request in flight holds one (on SQLite while it
+#: waits for the write turn); with SQLAlchemy's default of 5 the ones beyond were opened and
+#: closed per request (SQLite's pragmas and schema read again, PostgreSQL's log-in): 20% of
+#: a lead's CPU at 16 requests in flight. An idle one costs a socket or file handle.
+_POOL_SIZE = 20
 #: Key in a pooled connection's info while it holds the process's SQLite write turn.
 _WRITE_TURN = "leadloop.sqlite_write_turn"
 
@@ -51,13 +51,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL mode and enforced foreign keys on every connection."""
     target = async_url(url)
-    if target.get_backend_name() == "sqlite" and target.database not in (None, "", ":memory:"):
+    sqlite = target.get_backend_name() == "sqlite"
+    in_memory = sqlite and target.database in (None, "", ":memory:")
+    if sqlite and not in_memory:
         Path(target.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("pool_size", _SQLITE_POOL)
-    if target.get_backend_name() == "sqlite":
+    if sqlite:
         kwargs.setdefault("async_creator", partial(_InlineSQLite.open, target.database))
+    if not in_memory:  # one connection is the whole of an in-memory database: no pool size
+        kwargs.setdefault("pool_size", _POOL_SIZE)
     engine = create_async_engine(target, **kwargs)
-    if target.get_backend_name() == "sqlite":
+    if sqlite:
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _WriteTurns().listen(engine)
     return engine
