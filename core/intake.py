@@ -77,12 +77,16 @@ async def receive(
     session: AsyncSession,
     *,
     source: LeadSource,
+    team: Team,
     headers: Mapping[str, str],
     body: bytes,
     now: datetime,
     fill: Fill | None = None,
 ) -> Received:
     """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable.
+
+    `source` and `team` come from another session (`sources.source_and_team`), so that a
+    rollback here (a lost race, a rejected delivery) leaves them loaded.
 
     `fill` fetches what the payload only points to (Meta's lead fields); it may raise, and
     then the delivery is journalled as rejected too. Two deliveries for one new person racing
@@ -91,7 +95,9 @@ async def receive(
     """
     return await retry_on_race(
         session,
-        lambda: _receive(session, source=source, headers=headers, body=body, now=now, fill=fill),
+        lambda: _receive(
+            session, source=source, team=team, headers=headers, body=body, now=now, fill=fill
+        ),
     )
 
 
@@ -99,6 +105,7 @@ async def _receive(
     session: AsyncSession,
     *,
     source: LeadSource,
+    team: Team,
     headers: Mapping[str, str],
     body: bytes,
     now: datetime,
@@ -117,7 +124,6 @@ async def _receive(
         journal_id = await _journal(session, source, delivery, key, "duplicate", now)
         await session.commit()
         return Received("duplicate", [], journal_id)
-    team = await session.get_one(Team, source.team_id)
     try:
         prepared = [_prepare(inbound, team) for inbound in inbounds]
         if not prepared:
@@ -199,14 +205,13 @@ async def _take(
         **{name: value[:200] for name, value in inbound.utm.items()},
     )
     _score_new(lead, team, now)
-    session.add(lead)
     if source.tags:  # a routing rule may match on them, so they come first
+        session.add(lead)
         await session.flush()
         await tags.attach(session, lead, source.tags)
-    # Routed while still unsaved (when it has no tags), so that it is inserted once with its
-    # owner and deadline: an INSERT, not an INSERT and then an UPDATE.
-    with session.no_autoflush:
-        await route(session, lead=lead, team=team, now=now)
+    # Routed while still unsaved (when it has no tags): routing inserts it with its owner
+    # and deadline, one INSERT rather than an INSERT and then an UPDATE.
+    await route(session, lead=lead, team=team, now=now)
     await session.exec(_FIRST_STAGE, params={"lead_id": lead.id, "to_stage": lead.stage, "at": now})
     if inbound.comment:
         session.add(
@@ -324,7 +329,14 @@ async def replay(
     if journal is None or journal.outcome != "rejected":
         raise NotFound(f"no rejected delivery {delivery_id}", code="delivery_not_found")
     source = await session.get_one(LeadSource, journal.source_id)
+    team = await session.get_one(Team, source.team_id)
     journal.outcome = "replayed"
     return await receive(
-        session, source=source, headers=journal.headers, body=journal.body, now=now, fill=fill
+        session,
+        source=source,
+        team=team,
+        headers=journal.headers,
+        body=journal.body,
+        now=now,
+        fill=fill,
     )

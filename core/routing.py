@@ -29,6 +29,7 @@ from core.models import (
     Team,
     User,
 )
+from core.models.leads import fold_name
 
 STRATEGIES = ("round-robin", "least-loaded", "to-user")
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
@@ -87,8 +88,12 @@ _WAITING = {
     name: query.with_for_update(key_share=True, of=User) for name, query in _BY_STRATEGY.items()
 }
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
-#: A Core INSERT: the ORM's unit of work cost more than the rest of the offer.
+#: Core INSERTs for the offer and a new lead: the ORM's unit of work cost more than the rest
+#: of the offer, and as much as the rest of a new lead's intake.
 _NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
+_LEADS = Lead.__table__  # type: ignore[attr-defined]
+_NEW_LEAD = sa.insert(_LEADS).returning(_LEADS.c.id)
+_LEAD_COLUMNS = tuple(column.key for column in _LEADS.columns if column.key != "id")
 _USERS = User.__table__  # type: ignore[attr-defined]
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
@@ -193,7 +198,7 @@ async def _offer(
     deadline = now + timedelta(seconds=team.claim_window_seconds)
     lead.state, lead.owner_id = LeadState.OFFERED, rep.id if rep else None
     lead.offered_at, lead.claim_deadline = now, deadline
-    await session.flush()  # a new lead gets its id here, inserted with its owner
+    await _save(session, lead)
     user_id, lead_id = rep.id if rep else None, lead.id or 0
     row = {
         "lead_id": lead_id,
@@ -214,6 +219,17 @@ async def _offer(
         dedup_key=f"offer:{offer.id}",
     )
     return offer
+
+
+async def _save(session: AsyncSession, lead: Lead) -> None:
+    """Write the lead as routed. One the session holds is flushed; a new one, routed before
+    its first write and in no session, is inserted here and gets its id."""
+    if lead.id is not None or lead in session:
+        await session.flush()
+        return
+    fold_name(lead)
+    values = {key: getattr(lead, key) for key in _LEAD_COLUMNS}
+    lead.id = (await session.exec(_NEW_LEAD, params=values)).scalar_one()
 
 
 def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
@@ -237,7 +253,7 @@ def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
 async def to_pool(session: AsyncSession, *, lead: Lead, team: Team, now: datetime) -> None:
     """Nobody can take the lead now: it waits in the pool and the managers are told."""
     lead.state, lead.owner_id, lead.claim_deadline = LeadState.POOL, None, None
-    await session.flush()  # a new lead gets its id here
+    await _save(session, lead)
     managers = await session.exec(
         select(User).where(User.team_id == team.id, User.role == Role.MANAGER, col(User.is_active))
     )

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
 from core.mapping import DEFAULT_KEYS, KINDS, UTM_FIELDS
-from core.models import Channel, LeadSource
+from core.models import Channel, LeadSource, Team
 from core.tags import clean as clean_tag
 from core.teams import get_team
 
@@ -40,15 +40,24 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-#: Built once: every webhook request looks its source up.
-_BY_NAME = select(LeadSource).where(LeadSource.name == sa.bindparam("name"))
+#: Built once: every webhook request looks its source and its team up.
+_BY_NAME = (
+    select(LeadSource, Team)
+    .join(Team, col(Team.id) == col(LeadSource.team_id))
+    .where(LeadSource.name == sa.bindparam("name"))
+)
 
 
 async def get_source(session: AsyncSession, name: str) -> LeadSource:
-    source = (await session.exec(_BY_NAME, params={"name": name})).first()
-    if source is None:
+    return (await source_and_team(session, name))[0]
+
+
+async def source_and_team(session: AsyncSession, name: str) -> tuple[LeadSource, Team]:
+    """The source and the team its leads land in, in one query."""
+    found = (await session.exec(_BY_NAME, params={"name": name})).first()
+    if found is None:
         raise NotFound(f"no source named {name!r}", code="source_not_found")
-    return source
+    return found[0], found[1]
 
 
 async def list_sources(session: AsyncSession) -> list[LeadSource]:

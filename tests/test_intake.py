@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import sources
+from core.leads import find
 from core.models import Activity, Lead, LeadOffer, OutboxMessage, User, WebhookDelivery
 from tests import factories
 from tests.faults import refuse
@@ -142,6 +143,32 @@ async def test_a_generic_lead_is_offered_to_a_rep_once(
     journal = (await session.exec(select(WebhookDelivery.outcome))).all()
     assert journal == ["accepted", "duplicate"]
     assert (await session.exec(select(Activity.summary))).all() == ["kitchen"]
+
+
+async def test_an_untagged_sources_lead_is_written_whole_and_found_by_name(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    # Without tags the lead is routed before its first write and inserted in one statement.
+    await add_source(session, "site", "generic", secret=WHSEC, campaign="spring")
+    body = json.dumps(
+        {"name": "ÉLODIE Durand", "email": "Elodie@Example.com", "utm_medium": "cpc"}
+    ).encode()
+    response = await client.post("/webhooks/leads/site", content=body, headers=standard(body))
+    assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert response.json()["leads"] == [lead.id]
+    assert (lead.email, lead.phone_e164, lead.campaign, lead.utm_medium, lead.stage) == (
+        "elodie@example.com",
+        None,
+        "spring",
+        "cpc",
+        "first_contact",
+    )
+    assert (lead.state, lead.grade, lead.claim_deadline is not None) == ("offered", "C", True)
+    offer = (await session.exec(select(LeadOffer))).one()
+    assert (offer.lead_id, offer.user_id) == (lead.id, lead.owner_id)
+    manager = (await session.exec(select(User).where(User.role == "manager"))).one()
+    assert [found.id for found in await find(session, actor=manager, text="élodie")] == [lead.id]
 
 
 async def test_refusals_in_their_order(

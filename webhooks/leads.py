@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import intake, sources
 from core.errors import InvalidInput, NotFound
-from core.models import LeadSource, utcnow
+from core.models import LeadSource, Team, utcnow
 from webhooks import signatures
 from webhooks.body import read_limited
 from webhooks.graph import GraphClient, GraphUnavailable
@@ -71,7 +71,7 @@ def leads_router(
     )
     async def receive_leads(name: str, request: Request) -> JSONResponse:
         """Receive one delivery (a lead, or a batch) from a web form or sender."""
-        source = await _source(sessions, name, metrics)
+        source, team = await _source(sessions, name, metrics)
         body = await _body(request, max_bytes, name, metrics)
         headers = {key.lower(): value for key, value in request.headers.items()}
         if source.kind == "tilda" and body.strip() == b"test=test":
@@ -87,7 +87,7 @@ def leads_router(
                 "too many requests",
                 headers={"Retry-After": str(wait)},
             )
-        return await _receive(sessions, source, headers, body, graph, clock(), metrics)
+        return await _receive(sessions, source, team, headers, body, graph, clock(), metrics)
 
     @router.get(
         "/webhooks/leads/{name}",
@@ -99,7 +99,7 @@ def leads_router(
     )
     async def meta_handshake(name: str, request: Request) -> str:
         """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
-        source = await _source(sessions, name, metrics)
+        source, _ = await _source(sessions, name, metrics)
         query = request.query_params
         token = query.get("hub.verify_token", "")
         if (
@@ -116,10 +116,10 @@ def leads_router(
 
 async def _source(
     sessions: async_sessionmaker[AsyncSession], name: str, metrics: Metrics
-) -> LeadSource:
+) -> tuple[LeadSource, Team]:
     async with sessions() as session:
         try:
-            return await sources.get_source(session, name)
+            return await sources.source_and_team(session, name)
         except NotFound:
             metrics.count("unknown", "unknown_source")
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
@@ -154,6 +154,7 @@ def _authentic(source: LeadSource, headers: dict[str, str], body: bytes, now: An
 async def _receive(
     sessions: async_sessionmaker[AsyncSession],
     source: LeadSource,
+    team: Team,
     headers: dict[str, str],
     body: bytes,
     graph: GraphClient,
@@ -163,7 +164,13 @@ async def _receive(
     try:
         async with sessions() as session:
             received = await intake.receive(
-                session, source=source, headers=headers, body=body, now=now, fill=graph.fill
+                session,
+                source=source,
+                team=team,
+                headers=headers,
+                body=body,
+                now=now,
+                fill=graph.fill,
             )
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")

@@ -152,7 +152,15 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+def fold_name(lead: Lead) -> None:
+    """Keep the case-folded name that search compares with (SQLite's LOWER() knows only ASCII).
+
+    The ORM does it before every INSERT and UPDATE; a Core INSERT of a lead calls it itself.
+    """
+    lead.name_folded = lead.name.casefold()
+
+
 @sa.event.listens_for(Lead, "before_insert")
 @sa.event.listens_for(Lead, "before_update")
 def _fold_name(_mapper: Any, _connection: Any, lead: Lead) -> None:
-    lead.name_folded = lead.name.casefold()
+    fold_name(lead)
