@@ -50,8 +50,9 @@ _LOAD = (
 #: A rep's own cap on open leads, else the team's (None: no cap).
 _CAP = func.coalesce(col(User.max_open_leads), sa.bindparam("team_cap", type_=sa.Integer))
 #: Active, on-shift, reachable reps of the team below their cap, not excluded and not
-#: cooling down for the lead.
-_ELIGIBLE = select(User).where(
+#: cooling down for the lead: their id and chat (rows, not User objects, which cost more to
+#: load than the query takes to run).
+_ELIGIBLE = select(User.id, User.telegram_id).where(
     User.team_id == sa.bindparam("team_id"),
     User.role == Role.REP,
     col(User.is_active),
@@ -103,6 +104,10 @@ _CREDIT = (
 )
 
 
+#: The rep routing chose: their id and their Telegram chat.
+Rep = sa.Row[tuple[int, int]]
+
+
 @dataclass(frozen=True)
 class Offer:
     """An offer as made: to a rep, or to the team's group (user_id None)."""
@@ -131,12 +136,12 @@ async def route(
         await to_pool(session, lead=lead, team=team, now=now)
         return None
     await session.exec(_CREDIT, params={"rep_id": rep.id})
-    return await _offer(session, lead, team, rep, rep.telegram_id, now)
+    return await _offer(session, lead, team, rep.id, rep.telegram_id, now)
 
 
 async def pick(
     session: AsyncSession, *, lead: Lead, team: Team, now: datetime, exclude: Collection[int]
-) -> User | None:
+) -> Rep | None:
     """The rep the first matching rule chooses among those who can take a lead now."""
     rule = await _first_match(session, await _rules(session, team), lead)
     params = {
@@ -193,13 +198,19 @@ async def load_and_cap(session: AsyncSession, rep: User, team: Team) -> tuple[in
 
 
 async def _offer(
-    session: AsyncSession, lead: Lead, team: Team, rep: User | None, chat_id: int, now: datetime
+    session: AsyncSession,
+    lead: Lead,
+    team: Team,
+    user_id: int | None,
+    chat_id: int,
+    now: datetime,
 ) -> Offer:
+    """Offer the lead to a rep (`user_id`) or to the team's group (None) in `chat_id`."""
     deadline = now + timedelta(seconds=team.claim_window_seconds)
-    lead.state, lead.owner_id = LeadState.OFFERED, rep.id if rep else None
+    lead.state, lead.owner_id = LeadState.OFFERED, user_id
     lead.offered_at, lead.claim_deadline = now, deadline
     await _save(session, lead)
-    user_id, lead_id = rep.id if rep else None, lead.id or 0
+    lead_id = lead.id or 0
     row = {
         "lead_id": lead_id,
         "user_id": user_id,
@@ -214,7 +225,7 @@ async def _offer(
         session,
         kind="lead_offer",
         chat_id=chat_id,
-        recipient_id=rep.id if rep else None,
+        recipient_id=user_id,
         params=offer_snapshot(lead, team, offer),
         dedup_key=f"offer:{offer.id}",
     )
