@@ -77,19 +77,25 @@ async def enqueue(
     session.sync_session.info[_ROWS_ADDED] = True
 
 
+#: Built once, like the other statements the sender runs for every message.
+_DUE = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.next_attempt_at <= sa.bindparam("now"),
+    )
+    .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
 async def claim_due(session: AsyncSession, *, now: datetime, limit: int) -> list[OutboxMessage]:
     """Take up to `limit` due messages for sending, hidden from other dispatchers for a lease.
 
     On PostgreSQL concurrent dispatchers skip each other's locked rows; SQLite has one writer.
     """
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = list((await session.exec(query)).all())
+    rows = list((await session.exec(_DUE, params={"now": now, "limit": limit})).all())
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + CLAIM_LEASE
