@@ -125,9 +125,7 @@ async def _receive(
         await session.commit()
         return Received("duplicate", [], journal_id)
     try:
-        prepared = [_prepare(inbound, team) for inbound in inbounds]
-        if not prepared:
-            raise InvalidInput("the delivery holds no lead", code="no_lead", field="body")
+        prepared = _prepared(inbounds, team)
     except InvalidInput as error:
         await session.rollback()
         await reject(session, source=source, delivery=delivery, error=error, now=now)
@@ -148,6 +146,14 @@ async def _remember(session: AsyncSession, source: LeadSource, key: str, now: da
     row = {"source_id": source.id, "key": key[:200], "received_at": now}
     result = await session.exec(statement, params=row)
     return result.rowcount == 1
+
+
+def _prepared(inbounds: list[Inbound], team: Team) -> list[tuple[Inbound, Any, str | None]]:
+    """Each lead with its phone and email normalised; InvalidInput if one cannot be a lead."""
+    prepared = [_prepare(inbound, team) for inbound in inbounds]
+    if not prepared:
+        raise InvalidInput("the delivery holds no lead", code="no_lead", field="body")
+    return prepared
 
 
 def _prepare(inbound: Inbound, team: Team) -> tuple[Inbound, Any, str | None]:
@@ -330,8 +336,13 @@ async def replay(
         raise NotFound(f"no rejected delivery {delivery_id}", code="delivery_not_found")
     source = await session.get_one(LeadSource, journal.source_id)
     team = await session.get_one(Team, source.team_id)
-    journal.outcome = "replayed"
-    return await receive(
+    # A replay that would be refused again changes nothing: the delivery stays rejected.
+    inbounds, _ = await read(source, journal.headers, journal.body, fill)
+    _prepared(inbounds, team)
+    # Apart from this session, they stay loaded through a rollback in intake (a lost race).
+    session.expunge(source)
+    session.expunge(team)
+    received = await receive(
         session,
         source=source,
         team=team,
@@ -340,3 +351,6 @@ async def replay(
         now=now,
         fill=fill,
     )
+    journal.outcome = "replayed"
+    await session.commit()
+    return received

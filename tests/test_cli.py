@@ -10,53 +10,29 @@ import pytest
 from sqlmodel import select
 
 from core import migrate
-from core.db import create_engine, session_factory
 from core.models import AuditEntry, Lead, LeadState, OutboxMessage, Team, User
 from leadloop.standin import BotApiStandin
 from tests import factories
-from tests.cli import leadloop
+from tests.cli import leadloop, query, seed, use_database
 
 
 @pytest.fixture(autouse=True)
 def database(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[str]:
-    monkeypatch.setenv("LEADLOOP_DATABASE_URL", database_url)
-    monkeypatch.setenv("LEADLOOP_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    monkeypatch.delenv("TELEGRAM_API_BASE", raising=False)
-    yield database_url
-
-
-def query(url: str, statement):
-    async def run():
-        engine = create_engine(url)
-        async with session_factory(engine)() as session:
-            rows = (await session.exec(statement)).all()
-        await engine.dispose()
-        return rows
-
-    return asyncio.run(run())
-
-
-def seed(url: str, build):
-    async def run():
-        engine = create_engine(url)
-        async with session_factory(engine)() as session:
-            result = await build(session)
-        await engine.dispose()
-        return result
-
-    return asyncio.run(run())
+    yield use_database(database_url, monkeypatch, tmp_path)
 
 
 def test_help_lists_every_command() -> None:
     result = leadloop("--help")
     assert result.exit_code == 0
-    for command in ("serve", "db", "team", "user", "export"):
+    for command in ("serve", "demo", "db", "team", "user", "source", "route", "deliveries"):
         assert command in result.stdout
     for group, commands in {
         "db": ("upgrade", "downgrade"),
         "team": ("add", "set", "list"),
-        "user": ("add", "invite", "deactivate", "list"),
+        "user": ("add", "invite", "deactivate", "list", "set"),
+        "source": ("add", "set", "list"),
+        "route": ("add", "list", "remove"),
+        "deliveries": ("replay",),
         "export": ("leads",),
     }.items():
         result = leadloop(group, "--help")
