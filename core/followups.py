@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,7 +13,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.models import Activity, Channel, Lead, LeadState, Task, Team, User
 from core.permissions import lead_for, visible_leads
-from core.scoring import rescore
+from core.scoring import URGENCY, rescore
 
 CHANNELS = ("call", "visit", "chat", "meeting")
 INTENTS = ("up", "same", "down")
@@ -173,8 +174,13 @@ class Agenda:
 
 
 async def agenda(session: AsyncSession, *, actor: User, now: datetime, zone: ZoneInfo) -> Agenda:
-    """The actor's day: overdue tasks, the rest of today's, leads waiting for their claim."""
+    """The actor's day: overdue tasks, the rest of today's, leads waiting for their claim.
+
+    Overdue tasks come by their lead's grade (the most promising customer first), then by how
+    long they are overdue; the rest of the day in time order.
+    """
     end_of_day = _at(now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    overdue = col(Task.due_at) < now
     tasks = await session.exec(
         select(Task, Lead)
         .join(Lead)
@@ -185,7 +191,9 @@ async def agenda(session: AsyncSession, *, actor: User, now: datetime, zone: Zon
             visible_leads(actor),
             col(Lead.state) != LeadState.ARCHIVED,
         )
-        .order_by(col(Task.due_at))
+        .order_by(
+            sa.case((overdue, 0), else_=1), sa.case((overdue, URGENCY), else_=0), col(Task.due_at)
+        )
     )
     rows = list(tasks.all())
     offered = await session.exec(

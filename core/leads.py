@@ -33,7 +33,7 @@ from core.models import (
 from core.permissions import lead_for, may_edit, may_see, visible_leads
 from core.pipelines import preset
 from core.races import retry_on_race
-from core.scoring import Score, last_intent, rescore, score
+from core.scoring import URGENCY, Score, last_intent, rescore, score
 
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 
@@ -246,13 +246,7 @@ class Page:
 def _priority(now: datetime) -> list[sa.ColumnElement[Any]]:
     """Overdue next actions first, then grade A to C, then the longest waiting."""
     overdue = sa.case((col(Lead.next_action_at) < now, 0), else_=1)
-    grade = sa.case(
-        (col(Lead.grade) == "A", 0),
-        (col(Lead.grade) == "B", 1),
-        (col(Lead.grade) == "C", 2),
-        else_=3,
-    )
-    return [overdue, grade, col(Lead.created_at), col(Lead.id)]
+    return [overdue, URGENCY, col(Lead.created_at), col(Lead.id)]
 
 
 def _worklist(actor: User, filters: LeadFilter, now: datetime) -> sa.Select[Any]:

@@ -9,6 +9,7 @@ The sum maps to a grade: A from 60 points, B from 35, else C.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +23,14 @@ DEFAULT_SOURCE_QUALITY = 0.5
 INTENT_SHARE = {"up": 1.0, "same": 0.5, "down": 0.0}
 RECENT = timedelta(days=3)
 GRADES = ((60, "A"), (35, "B"), (0, "C"))
+#: How urgent a lead is by its grade, as SQL to order by: A first, a lead not graded last.
+#: Lists and overdue reminders put the most promising leads first.
+URGENCY = sa.case(
+    (col(Lead.grade) == "A", 0),
+    (col(Lead.grade) == "B", 1),
+    (col(Lead.grade) == "C", 2),
+    else_=3,
+)
 
 
 @dataclass(frozen=True)

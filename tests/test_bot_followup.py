@@ -224,6 +224,29 @@ async def test_today_lists_overdue_and_later_tasks_and_offers_and_marks_tasks_do
     assert text_of(opened).startswith(f"Lena · #{lead.id}")
 
 
+async def test_today_puts_the_most_promising_overdue_lead_first(
+    bot: BotUnderTest, session: AsyncSession
+) -> None:
+    team, anna, lena, _card = await _rep_with_lead(bot, session)
+    oleg = await factories.lead(session, team, owner=anna, name="Oleg", grade="A")
+    lena.grade = "C"
+    now = utcnow()
+    session.add_all(
+        [
+            _task(lena, anna, "Send photos", now - timedelta(days=2)),
+            _task(oleg, anna, "Send the quote", now - timedelta(hours=1)),
+            _task(lena, anna, "Call back", now + timedelta(minutes=5)),
+            _task(oleg, anna, "Confirm the visit", now + timedelta(minutes=2)),
+        ]
+    )
+    await session.commit()
+
+    agenda = await bot.say(anna.telegram_id, "/today")
+    tasks = [line.split(" — ")[0] for line in text_of(agenda).splitlines() if line.startswith("•")]
+    # Overdue: the A lead before the C lead that waits longer; later today: by the clock.
+    assert tasks == ["• Send the quote", "• Send photos", "• Confirm the visit", "• Call back"]
+
+
 async def test_today_is_calm_when_nothing_is_due_and_refuses_foreign_tasks(
     bot: BotUnderTest, session: AsyncSession
 ) -> None:
