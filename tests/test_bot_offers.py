@@ -81,13 +81,19 @@ async def test_pool_and_shift(bot: BotUnderTest, session: AsyncSession) -> None:
     anna_id, anna_chat = anna.id, anna.telegram_id
     empty = await bot.say(anna.telegram_id, "/pool")
     assert text_of(empty) == "The pool is empty."
-    await factories.lead(session, team, name="Pooled", phone="+79123456780")
+    pooled = await factories.lead(session, team, name="Pooled", phone="+79123456780")
+    pooled_id = pooled.id
     listing = await bot.say(anna.telegram_id, "/pool")
     assert text_of(listing).startswith("🗂 The team's pool, newest first:\n#")
-    assert button_texts(listing)[0].endswith("Pooled")
-    card = await bot.press(anna.telegram_id, message_of(listing), "Pooled")
+    assert button_texts(listing) == [f"✋ #{pooled_id} Pooled"]
+    card = await bot.press(anna.telegram_id, message_of(listing), f"✋ #{pooled_id} Pooled")
     assert "📞 +79123456780" in text_of(card)
-    off = await bot.say(anna.telegram_id, "/shift")
+    assert bot.standin.calls_of("answerCallbackQuery")[-1].params["text"] == "The lead is yours."
+    session.expire_all()
+    claimed = await session.get_one(Lead, pooled_id)
+    assert (claimed.owner_id, claimed.state) == (anna_id, LeadState.OWNED)
+    assert text_of(await bot.say(anna_chat, "/pool")) == "The pool is empty."
+    off = await bot.say(anna_chat, "/shift")
     assert text_of(off).startswith("⚪ You are off shift")
     session.expire_all()
     assert (await session.get_one(User, anna_id)).on_shift is False
@@ -95,12 +101,26 @@ async def test_pool_and_shift(bot: BotUnderTest, session: AsyncSession) -> None:
     assert text_of(on).startswith("🟢 You are on shift")
 
 
-@pytest.mark.parametrize("forged", ["claim:999", "claim:abc"])
+@pytest.mark.parametrize(
+    ("forged", "told"),
+    [
+        ("claim:{theirs}:0", "Not found."),  # another team's pooled lead
+        ("claim:999999:1", "Not found."),
+        ("claim:abc", "This button no longer works. Open the lead again."),
+    ],
+)
 async def test_a_forged_claim_changes_nothing(
-    bot: BotUnderTest, session: AsyncSession, forged: str
+    bot: BotUnderTest, session: AsyncSession, forged: str, told: str
 ) -> None:
     team = await factories.team(session, "Alpha")
     anna = await factories.user(session, team, name="Anna")
+    theirs = await factories.lead(session, await factories.team(session, "Beta"), name="Pooled")
     hello = await bot.say(anna.telegram_id, "/start")
-    answer = await bot.press_data(anna.telegram_id, message_of(hello), forged)
-    assert answer.method == "answerCallbackQuery"
+    sent = len(bot.standin.calls_of("sendMessage"))
+    answer = await bot.press_data(
+        anna.telegram_id, message_of(hello), forged.format(theirs=theirs.id)
+    )
+    assert (answer.method, answer.params["text"]) == ("answerCallbackQuery", told)
+    await session.refresh(theirs)
+    assert (theirs.owner_id, theirs.state) == (None, LeadState.POOL)
+    assert len(bot.standin.calls_of("sendMessage")) == sent  # no card was sent

@@ -264,6 +264,8 @@ async def test_tilda_connection_test_form_post_and_key(
     form = {"content-type": "application/x-www-form-urlencoded"}
     test = await client.post("/webhooks/leads/tilda", content=b"test=test", headers=form)
     assert test.status_code == 200
+    assert await leads_of(session) == []
+    assert (await session.exec(select(WebhookDelivery))).all() == []  # a test, not a delivery
     body = sample("tilda", "classic_form_lead")["body_raw"].encode()
     response = await client.post("/webhooks/leads/tilda", content=body, headers=form)
     assert response.status_code == 200, response.text
