@@ -335,3 +335,13 @@ async def test_a_step_ends_when_the_lead_changed_meanwhile(
     )
     await session.refresh(lead)
     assert (lead.state, lead.owner_id) == (LeadState.ARCHIVED, anna.id)
+
+
+async def test_the_card_says_why_the_lead_has_its_grade(
+    bot: BotUnderTest, session: AsyncSession
+) -> None:
+    *_, card = await _card(
+        bot, session, source="referral", budget=2_000_000, last_touch_at=utcnow()
+    )
+    grade_line = next(line for line in str(card["text"]).splitlines() if line.startswith("Grade"))
+    assert grade_line == "Grade A (60 points): source +20, budget known +25, recent contact +15"
