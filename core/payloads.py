@@ -18,7 +18,7 @@ def parse_body(content_type: str, body: bytes) -> Any:
         if kind == "multipart/form-data":
             return _multipart(content_type, body)
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, LookupError):  # LookupError: an unknown charset
         raise InvalidInput(
             f"the body is not valid {kind or 'JSON'}", code="body", field="body"
         ) from None
@@ -34,7 +34,11 @@ def _multipart(content_type: str, body: bytes) -> dict[str, str]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name and not part.get_filename():
-            fields[str(name)] = (
-                part.get_content().strip() if part.get_content_maintype() == "text" else ""
-            )
+            fields[str(name)] = _text(part) if part.get_content_maintype() == "text" else ""
     return fields
+
+
+def _text(part: Any) -> str:
+    # RFC 7578: a form field without a charset is UTF-8 (the email parser would take ASCII).
+    payload = part.get_payload(decode=True) or b""
+    return str(payload.decode(part.get_content_charset() or "utf-8")).strip()

@@ -25,7 +25,7 @@ import bot  # noqa: F401
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 
-pytest_plugins = ["tests.botkit"]
+pytest_plugins = ["tests.botkit", "tests.intakekit"]
 
 BACKEND = os.environ.get("LEADLOOP_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(

@@ -1,119 +1,18 @@
 """Lead webhooks end to end through FastAPI: each vendor, each refusal, redelivery, routing."""
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
-from aiohttp import web
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import sources
 from core.leads import find
-from core.models import Activity, Lead, LeadOffer, OutboxMessage, User, WebhookDelivery
+from core.models import Activity, LeadOffer, OutboxMessage, User, WebhookDelivery
 from tests import factories
 from tests.faults import refuse
-from webhooks.app import create_app
-from webhooks.graph import GraphClient
-from webhooks.leads import leads_router
-from webhooks.metrics import Metrics, metrics_router
-
-SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
-WHSEC = "whsec_" + base64.b64encode(b"k" * 24).decode()
-
-
-def sample(vendor: str, name: str) -> dict:
-    data = json.loads((SAMPLES / f"{vendor}.json").read_text())
-    if name == "vector":
-        return data["test_vector"]
-    return next(item for item in data["requests"] if item["name"].startswith(name))
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[str]:
-    """A stand-in for Meta's Graph API: any leadgen id has a name, phone and email."""
-
-    async def lead(request: web.Request) -> web.Response:
-        leadgen_id = request.match_info["id"]
-        if request.query.get("access_token") != "page-token":
-            return web.json_response({"error": {"message": "bad token"}}, status=400)
-        return web.json_response(
-            {
-                "id": leadgen_id,
-                "field_data": [
-                    {"name": "full_name", "values": [f"Meta {leadgen_id[-3:]}"]},
-                    {"name": "phone_number", "values": [f"+1415555{leadgen_id[-4:]}"]},
-                    {"name": "email", "values": [f"m{leadgen_id[-3:]}@example.com"]},
-                ],
-            }
-        )
-
-    app = web.Application()
-    app.router.add_get("/{id}", lead)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client(
-    sessions: async_sessionmaker[AsyncSession], graph: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    metrics = Metrics()
-    app = create_app(
-        routers=[
-            leads_router(
-                sessions=sessions, max_bytes=64 * 1024, metrics=metrics, graph=GraphClient(graph)
-            ),
-            metrics_router(metrics),
-        ]
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
-        yield http
-
-
-@pytest.fixture
-async def team(session: AsyncSession):
-    team = await factories.team(session, "Alpha", country="RU")
-    for name in ("Anna", "Boris"):
-        await factories.user(session, team, name=name)
-    await factories.user(session, team, role="manager", name="Maria")
-    return team
-
-
-async def add_source(session: AsyncSession, name: str, kind: str, **values: object) -> None:
-    await sources.add_source(session, name=name, kind=kind, values={"team": "Alpha", **values})
-
-
-def standard(body: bytes, message_id: str = "msg_1") -> dict[str, str]:
-    stamp = str(int(time.time()))
-    key = base64.b64decode(WHSEC.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{message_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": stamp,
-        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
-        "content-type": "application/json",
-    }
-
-
-async def leads_of(session: AsyncSession) -> list[Lead]:
-    session.expire_all()
-    return list((await session.exec(select(Lead).order_by(col(Lead.id)))).all())
+from tests.intakekit import WHSEC, add_source, leads_of, sample, standard
 
 
 async def test_a_generic_lead_is_offered_to_a_rep_once(

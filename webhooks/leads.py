@@ -42,6 +42,7 @@ LEAD_BODY = {
             "schema": {"oneOf": [_LEAD_FIELDS, {"type": "array", "items": _LEAD_FIELDS}]}
         },
         "application/x-www-form-urlencoded": {"schema": _LEAD_FIELDS},
+        "multipart/form-data": {"schema": _LEAD_FIELDS},
     },
 }
 

@@ -1,0 +1,422 @@
+"""Lead webhooks at their edges, end to end through FastAPI: rate limits, Google Forms' signature,
+multipart bodies, idempotency keys and their lifetime, size limits, the served schema.
+
+The app, fixtures and helpers are tests/intakekit.py's, shared with tests/test_intake.py.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import intake
+from core.models import OutboxMessage, utcnow
+from tests.intakekit import (
+    BEARER,
+    MAX_BYTES,
+    WHSEC,
+    activities_of,
+    add_source,
+    base64_hmac,
+    counted,
+    journal_of,
+    keys_of,
+    lead_json,
+    leads_of,
+    meta_signed,
+    sample,
+    standard,
+)
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+async def test_a_spent_burst_is_refused_with_429_and_retry_after_and_stores_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    # Two at once, then one every five seconds.
+    await add_source(session, "site", "generic", secret=WHSEC, rate=0.2, burst=2)
+    answers = []
+    for n in range(3):
+        body = lead_json(f"Burst {n}", f"+7 916 555 00 0{n}")
+        answers.append(
+            await client.post("/webhooks/leads/site", content=body, headers=standard(body, f"b{n}"))
+        )
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert refused.headers["retry-after"] == "5"  # one more request fits in 1 / rate seconds
+    assert refused.json() == {"detail": "too many requests"}
+    assert [lead.name for lead in await leads_of(session)] == ["Burst 0", "Burst 1"]
+    assert await journal_of(session) == ["accepted", "accepted"]
+    assert len(await keys_of(session)) == 2
+    assert await counted(client, "site", "rate_limited") == 1
+    assert await counted(client, "site", "accepted") == 2
+
+
+# --- Google Forms --------------------------------------------------------------------------
+
+
+def apps_script_body() -> bytes:
+    """What the README's Apps Script posts: item titles to answers, `JSON.stringify`'d
+    (compact, non-ASCII left as is, UTF-8 on the wire), plus the response id."""
+    fields = {
+        "Name": "Ольга Петрова",
+        "Phone": "8 912 777-66-55",
+        "Email": "olga@example.com",
+        "Comment": "нужен ремонт кухни",
+        "responseId": "ACYDBNj4mqHb0lZ",
+    }
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def test_google_forms_signed_as_the_readme_apps_script_signs_makes_a_lead(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    secret = "gf-secret-Ж"  # the Apps Script signs with the secret's UTF-8 bytes too
+    await add_source(session, "gform", "google-forms", secret=secret)
+    body = apps_script_body()
+    headers = {
+        "content-type": "application/json",
+        "x-leadloop-signature": "sha256=" + base64_hmac(secret, body),
+    }
+    response = await client.post("/webhooks/leads/gform", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "accepted"
+    [lead] = await leads_of(session)
+    assert response.json()["leads"] == [lead.id]
+    assert (lead.name, lead.phone_e164, lead.email, lead.source) == (
+        "Ольга Петрова",
+        "+79127776655",
+        "olga@example.com",
+        "gform",
+    )
+    assert await activities_of(session) == [(lead.id, "нужен ремонт кухни", None)]
+
+
+async def test_google_forms_forged_or_missing_signature_is_401_and_stores_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "gform", "google-forms", secret="gf-secret")
+    body = apps_script_body()
+    forged = {
+        "content-type": "application/json",
+        "x-leadloop-signature": "sha256=" + base64_hmac("not-the-secret", body),
+    }
+    unsigned = {"content-type": "application/json"}
+    for headers in (forged, unsigned):
+        response = await client.post("/webhooks/leads/gform", content=body, headers=headers)
+        assert response.status_code == 401, response.text
+    assert await leads_of(session) == []
+    assert await journal_of(session) == []
+    assert await keys_of(session) == []
+    assert await counted(client, "gform", "unauthenticated") == 2
+
+
+# --- multipart/form-data -------------------------------------------------------------------
+
+
+async def test_a_multipart_form_body_becomes_a_lead_and_its_file_is_ignored(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    response = await client.post(
+        "/webhooks/leads/site",
+        data={"name": "Anna Li", "phone": "+7 (912) 345-67-89", "comment": "call after 6"},
+        files={"photo": ("kitchen.jpg", b"\xff\xd8\xff\xe0 not text", "image/jpeg")},
+        headers={"authorization": f"Bearer {WHSEC}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "accepted"
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164) == ("Anna Li", "+79123456789")
+    assert await activities_of(session) == [(lead.id, "call after 6", None)]
+
+
+async def test_a_multipart_form_keeps_a_non_latin_name(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    # Browsers (and httpx) send form fields as UTF-8 with no per-part charset (RFC 7578).
+    await add_source(session, "site", "generic", secret=WHSEC)
+    response = await client.post(
+        "/webhooks/leads/site",
+        data={"name": "Анна Ли", "phone": "+7 912 345 67 89", "comment": "кухня"},
+        files={"photo": ("kitchen.jpg", b"\xff\xd8", "image/jpeg")},
+        headers={"authorization": f"Bearer {WHSEC}"},
+    )
+    assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164) == ("Анна Ли", "+79123456789")
+    assert await activities_of(session) == [(lead.id, "кухня", None)]
+
+
+# --- idempotency keys ----------------------------------------------------------------------
+
+
+async def test_an_idempotency_key_redelivered_with_another_body_is_a_duplicate(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    first = lead_json("Olga", "+7 916 100 00 01")
+    again = lead_json("Olga (edited)", "+7 916 100 00 02")  # other person: no dedup by phone
+    headers = {**BEARER, "idempotency-key": "order-42"}
+    accepted = await client.post("/webhooks/leads/site", content=first, headers=headers)
+    duplicate = await client.post("/webhooks/leads/site", content=again, headers=headers)
+    assert (accepted.status_code, accepted.json()["outcome"]) == (200, "accepted")
+    assert (duplicate.status_code, duplicate.json()) == (
+        200,
+        {"ok": True, "outcome": "duplicate", "leads": []},
+    )
+    assert [lead.phone_e164 for lead in await leads_of(session)] == ["+79161000001"]
+    assert await journal_of(session) == ["accepted", "duplicate"]
+    # Another key with the second body is a new delivery.
+    other = await client.post(
+        "/webhooks/leads/site", content=again, headers={**headers, "idempotency-key": "order-43"}
+    )
+    assert other.json()["outcome"] == "accepted"
+    assert len(await leads_of(session)) == 2
+
+
+async def test_a_typeform_event_id_redelivered_is_a_duplicate(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    secret = "tf-secret"
+    await add_source(session, "tf", "typeform", secret=secret)
+    body = sample("typeform", "form_response")["body_raw"].encode()
+    # Typeform's retry of the same event: same event_id, the answer changed since.
+    retry = body.replace(b"laura@example.com", b"laura.li@example.com")
+    assert retry != body
+    answers = []
+    for sent in (body, retry):
+        headers = {
+            "typeform-signature": "sha256=" + base64_hmac(secret, sent),
+            "content-type": "application/json",
+        }
+        answers.append(await client.post("/webhooks/leads/tf", content=sent, headers=headers))
+    assert [(answer.status_code, answer.json()["outcome"]) for answer in answers] == [
+        (200, "accepted"),
+        (200, "duplicate"),
+    ]
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.email) == ("Laura", "laura@example.com")
+    assert await journal_of(session) == ["accepted", "duplicate"]
+
+
+def leadgen(leadgen_id: int, entry_time: int) -> bytes:
+    """A Meta leadgen notification for one lead, in the shape of the vendor's sample."""
+    payload = json.loads(sample("meta_lead_ads", "leadgen_notification")["body_raw"])
+    entry = payload["entry"][0]
+    entry["time"] = entry_time
+    entry["changes"] = entry["changes"][:1]
+    entry["changes"][0]["value"]["leadgen_id"] = leadgen_id
+    return json.dumps(payload).encode()
+
+
+async def test_a_meta_leadgen_id_redelivered_is_a_duplicate(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    secret = sample("meta_lead_ads", "vector")["app_secret"]
+    await add_source(session, "fb", "meta", secret=secret, access_token="page-token")
+    first = leadgen(123123123123, 1438292065)
+    again = leadgen(123123123123, 1438292999)  # Meta's retry: a new envelope, the same lead
+    assert first != again
+    accepted = await client.post(
+        "/webhooks/leads/fb", content=first, headers=meta_signed(secret, first)
+    )
+    duplicate = await client.post(
+        "/webhooks/leads/fb", content=again, headers=meta_signed(secret, again)
+    )
+    assert (accepted.status_code, accepted.json()["outcome"]) == (200, "accepted")
+    assert (duplicate.status_code, duplicate.json()["outcome"]) == (200, "duplicate")
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164) == ("Meta 123", "+14155553123")
+    assert await activities_of(session) == []  # no "came back" note for a mere retry
+    assert await journal_of(session) == ["accepted", "duplicate"]
+
+
+async def test_identical_bodies_without_any_id_are_recognised_by_their_content(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = lead_json("Pavel", email="pavel@example.com", comment="first ask")
+    answers = [
+        await client.post("/webhooks/leads/site", content=body, headers=BEARER) for _ in range(2)
+    ]
+    assert [(answer.status_code, answer.json()["outcome"]) for answer in answers] == [
+        (200, "accepted"),
+        (200, "duplicate"),
+    ]
+    [lead] = await leads_of(session)
+    assert lead.email == "pavel@example.com"
+    # The duplicate is no comeback: only the form's own comment, once.
+    assert await activities_of(session) == [(lead.id, "first ask", None)]
+    assert len((await session.exec(select(OutboxMessage))).all()) == 1  # the one offer
+    # One byte more is another delivery (same person: a comeback, not a second lead).
+    changed = await client.post("/webhooks/leads/site", content=body + b" ", headers=BEARER)
+    assert (changed.json()["outcome"], changed.json()["leads"]) == ("accepted", [lead.id])
+    assert len(await leads_of(session)) == 1
+
+
+# --- key lifetime --------------------------------------------------------------------------
+
+
+async def test_keys_older_than_72_hours_are_forgotten_yet_the_person_stays_one_lead(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = lead_json("Irina", "+7 916 200 00 01")
+    headers = {**BEARER, "idempotency-key": "sub-7"}
+    first = await client.post("/webhooks/leads/site", content=body, headers=headers)
+    [lead] = await leads_of(session)
+    assert first.json()["leads"] == [lead.id]
+    assert await keys_of(session) == ["idempotency-key:sub-7"]
+
+    await intake.forget_old_keys(session, utcnow() + timedelta(hours=73))
+    assert await keys_of(session) == []
+    late = await client.post("/webhooks/leads/site", content=body, headers=headers)
+    # No longer recognised as a redelivery, but the same phone is the same person.
+    assert (late.status_code, late.json()["outcome"], late.json()["leads"]) == (
+        200,
+        "accepted",
+        [lead.id],
+    )
+    assert [row.id for row in await leads_of(session)] == [lead.id]
+    assert await activities_of(session) == [(lead.id, "", "up")]
+    assert await journal_of(session) == ["accepted", "accepted"]
+    assert await keys_of(session) == ["idempotency-key:sub-7"]
+
+
+async def test_keys_younger_than_72_hours_are_kept_and_still_recognised(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = lead_json("Irina", "+7 916 200 00 01")
+    headers = {**BEARER, "idempotency-key": "sub-8"}
+    await client.post("/webhooks/leads/site", content=body, headers=headers)
+
+    await intake.forget_old_keys(session, utcnow() + timedelta(hours=71))
+    assert await keys_of(session) == ["idempotency-key:sub-8"]
+    again = await client.post("/webhooks/leads/site", content=body, headers=headers)
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
+    assert len(await leads_of(session)) == 1
+    assert await activities_of(session) == []
+    assert await journal_of(session) == ["accepted", "duplicate"]
+
+
+# --- Meta without a signature --------------------------------------------------------------
+
+
+async def test_a_meta_post_without_x_hub_signature_is_401_and_stores_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    secret = sample("meta_lead_ads", "vector")["app_secret"]
+    await add_source(session, "fb", "meta", secret=secret, access_token="page-token")
+    body = sample("meta_lead_ads", "leadgen_notification")["body_raw"].encode()
+    response = await client.post(
+        "/webhooks/leads/fb", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "missing or wrong signature"}
+    assert await leads_of(session) == []
+    assert await journal_of(session) == []
+    assert await keys_of(session) == []
+    assert await counted(client, "fb", "unauthenticated") == 1
+
+
+# --- dedup by email ------------------------------------------------------------------------
+
+
+async def test_the_same_email_in_other_case_is_a_comeback_not_a_second_lead(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    first = lead_json("Lena", email="Lena@Example.COM")
+    again = lead_json("Lena K.", email="lena@example.com", comment="still interested")
+    accepted = await client.post("/webhooks/leads/site", content=first, headers=BEARER)
+    back = await client.post("/webhooks/leads/site", content=again, headers=BEARER)
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.email) == ("Lena", "lena@example.com")
+    assert accepted.json()["leads"] == [lead.id]
+    assert (back.status_code, back.json()["outcome"], back.json()["leads"]) == (
+        200,
+        "accepted",
+        [lead.id],
+    )
+    assert await activities_of(session) == [(lead.id, "still interested", "up")]
+    pushes = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    assert [(push.kind, push.recipient_id) for push in pushes] == [
+        ("lead_offer", lead.owner_id),
+        ("lead_returned", lead.owner_id),
+    ]
+
+
+# --- the served schema ---------------------------------------------------------------------
+
+
+async def test_openapi_schema_and_docs_page_are_served(client: httpx.AsyncClient) -> None:
+    schema = await client.get("/openapi.json")
+    assert schema.status_code == 200
+    assert schema.headers["content-type"].startswith("application/json")
+    paths = schema.json()["paths"]
+    assert set(paths["/webhooks/leads/{name}"]) == {"get", "post"}
+    post = paths["/webhooks/leads/{name}"]["post"]
+    assert {"200", "401", "404", "413", "422", "429", "503"} <= set(post["responses"])
+    assert post["requestBody"]["content"].keys() >= {
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert docs.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in docs.text and "swagger" in docs.text.lower()
+
+
+# --- size limit ----------------------------------------------------------------------------
+
+
+async def test_a_body_streamed_without_content_length_over_the_limit_is_413_and_counted(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    chunk = b" " * 1024
+    chunks_total = 4 * MAX_BYTES // len(chunk)
+    sent = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b"["
+        for _ in range(chunks_total):
+            sent += 1
+            yield chunk
+        yield b"]"
+
+    response = await client.post("/webhooks/leads/site", content=stream(), headers=BEARER)
+    assert response.status_code == 413, response.text
+    assert response.json() == {"detail": f"request body exceeds {MAX_BYTES} bytes"}
+    # Refused as soon as the limit was passed, not after reading the whole body.
+    assert sent <= MAX_BYTES // len(chunk) + 1 < chunks_total
+    assert await leads_of(session) == []
+    assert await journal_of(session) == []
+
+    unknown = await client.post("/webhooks/leads/nope", content=lead_json("X", "+79123456789"))
+    assert unknown.status_code == 404
+    assert await counted(client, "site", "too_large") == 1
+    assert await counted(client, "unknown", "unknown_source") == 1
+
+
+async def test_a_streamed_body_within_the_limit_is_accepted(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = lead_json("Streamed", "+7 916 300 00 01")
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 7):
+            yield body[start : start + 7]
+
+    response = await client.post("/webhooks/leads/site", content=stream(), headers=BEARER)
+    assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
+    assert [lead.name for lead in await leads_of(session)] == ["Streamed"]
+    assert await counted(client, "site", "too_large") == 0
