@@ -154,11 +154,14 @@ async def pick(
     strategy = rule.strategy if rule is not None else "round-robin"
     if rule is not None and strategy == "to-user":
         params["user_id"] = rule.user_id
-    for queries in (_PASSING_BUSY, _WAITING):
-        rep = (await session.exec(queries[strategy], params=params)).first()
-        if rep is not None:
-            return rep
-    return None
+    passing_busy = _PASSING_BUSY[strategy]
+    rep = (await session.exec(passing_busy, params=params)).first()
+    if rep is None and (await session.exec(_WAITING[strategy], params=params)).first():
+        # A read that waited for a lock sees the row it locked anew, but not the leads the
+        # other transaction offered meanwhile, so it may pass a rep who is now full. Its wait
+        # is over: choosing again reads what that transaction committed.
+        rep = (await session.exec(passing_busy, params=params)).first()
+    return rep
 
 
 async def _rules(session: AsyncSession, team: Team) -> Sequence[RoutingRule]:

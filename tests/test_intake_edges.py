@@ -4,6 +4,7 @@ multipart bodies, idempotency keys and their lifetime, size limits, the served s
 The app, fixtures and helpers are tests/intakekit.py's, shared with tests/test_intake.py.
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,8 +13,9 @@ import httpx
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import intake
-from core.models import OutboxMessage, utcnow
+from core import intake, sources, teams
+from core.models import Lead, OutboxMessage, utcnow
+from tests import factories
 from tests.intakekit import (
     BEARER,
     MAX_BYTES,
@@ -371,6 +373,46 @@ async def test_openapi_schema_and_docs_page_are_served(client: httpx.AsyncClient
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text and "swagger" in docs.text.lower()
+
+
+# --- batches racing for the same reps ------------------------------------------------------
+
+
+async def test_batches_racing_for_reps_at_their_cap_are_all_accepted(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # Two reps who take one lead each, two deliveries of two leads at once: each delivery
+    # locks a rep for its first lead, then waits for the other's rep for its second. On
+    # PostgreSQL that is a deadlock, which it breaks by failing one side: that side is run
+    # again, not answered 503.
+    for round_ in range(3):
+        team = await factories.team(session, f"Team {round_}", country="RU")
+        for name in ("Anna", "Boris"):
+            await factories.user(session, team, name=f"{name} {round_}")
+        await teams.update_team(session, name=team.name, values={"max_open_leads": "1"})
+        await sources.add_source(
+            session,
+            name=f"site{round_}",
+            kind="generic",
+            values={"team": team.name, "secret": WHSEC},
+        )
+        batches = [
+            json.dumps(
+                [{"name": f"{who}{n}", "phone": f"+7 916 {round_}{m}0 00 0{n}"} for n in range(2)]
+            ).encode()
+            for m, who in enumerate(("X", "Y"))
+        ]
+        answers = await asyncio.gather(
+            *(
+                client.post(f"/webhooks/leads/site{round_}", content=batch, headers=BEARER)
+                for batch in batches
+            )
+        )
+        assert [answer.status_code for answer in answers] == [200, 200]
+        leads = (await session.exec(select(Lead).where(Lead.team_id == team.id))).all()
+        states = sorted(lead.state for lead in leads)
+        assert states == ["offered", "offered", "pool", "pool"]  # one each, the rest pooled
+        assert len({lead.owner_id for lead in leads if lead.owner_id}) == 2
 
 
 # --- size limit ----------------------------------------------------------------------------
