@@ -98,6 +98,12 @@ class _InlineSQLite(aiosqlite.Connection):
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _InlineCalls()  # type: ignore[assignment]
 
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Make the sqlite3 call here and now: no future to create and wait on for each."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
     def __await__(self) -> Generator[Any, None, "_InlineSQLite"]:
         return self._connect().__await__()
 
