@@ -41,4 +41,4 @@ def _multipart(content_type: str, body: bytes) -> dict[str, str]:
 def _text(part: Any) -> str:
     # RFC 7578: a form field without a charset is UTF-8 (the email parser would take ASCII).
     payload = part.get_payload(decode=True) or b""
-    return str(payload.decode(part.get_content_charset() or "utf-8")).strip()
+    return payload.decode(part.get_content_charset() or "utf-8").strip()

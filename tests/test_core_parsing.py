@@ -7,6 +7,7 @@ import pytest
 from core.errors import InvalidInput
 from core.masking import mask_email, mask_name, mask_phone
 from core.money import parse_amount
+from core.payloads import parse_body
 from core.quick_entry import parse_quick_entry
 
 
@@ -75,3 +76,26 @@ def test_masking_shows_that_someone_exists_not_who() -> None:
     assert mask_phone("+8613800138000") == "+86 138 **** **00"
     assert mask_email("lena@example.com") == "l***@example.com"
     assert mask_name("Anna Li") == "A*** L***"
+
+
+def _form_part(name: str, value: bytes, content_type: str | None = None) -> bytes:
+    head = f'Content-Disposition: form-data; name="{name}"\r\n'
+    if content_type:
+        head += f"Content-Type: {content_type}\r\n"
+    return b"--b\r\n" + head.encode() + b"\r\n" + value + b"\r\n"
+
+
+def test_a_multipart_field_is_read_in_the_charset_its_part_names() -> None:
+    body = (
+        _form_part("name", "Ольга".encode("koi8-r"), "text/plain; charset=koi8-r")
+        + _form_part("comment", "кухня".encode())
+        + b"--b--\r\n"
+    )
+    fields = parse_body("multipart/form-data; boundary=b", body)
+    assert fields == {"name": "Ольга", "comment": "кухня"}
+
+
+def test_a_multipart_field_in_an_unknown_charset_is_refused() -> None:
+    body = _form_part("name", b"Olga", "text/plain; charset=martian") + b"--b--\r\n"
+    with pytest.raises(InvalidInput, match="not valid multipart/form-data"):
+        parse_body("multipart/form-data; boundary=b", body)
