@@ -85,8 +85,9 @@ async def receive(
 ) -> Received:
     """Turn a verified delivery into leads; raise InvalidInput (after journalling) if unusable.
 
-    `source` and `team` come from another session (`sources.source_and_team`), so that a
-    rollback here (a lost race, a rejected delivery) leaves them loaded.
+    `source` and `team` must not be in `session` (the webhook route reads them in a session
+    of its own, `sources.source_and_team`): a rollback here (a lost race, a rejected
+    delivery) then leaves them loaded.
 
     `fill` fetches what the payload only points to (Meta's lead fields); it may raise, and
     then the delivery is journalled as rejected too. Two deliveries for one new person racing
