@@ -236,9 +236,9 @@ async def _offer(
 
 
 async def _save(session: AsyncSession, lead: Lead) -> None:
-    """Write the lead as routed. One the session holds is flushed; a new one, routed before
-    its first write and in no session, is inserted here and gets its id."""
-    if lead.id is not None or lead in session:
+    """Write the lead as routed. One the ORM knows is flushed; a new one (transient: routed
+    before its first write) is inserted here and gets its id."""
+    if not sa.inspect(lead).transient:
         await session.flush()
         return
     fold_name(lead)
