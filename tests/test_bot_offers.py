@@ -124,3 +124,30 @@ async def test_a_forged_claim_changes_nothing(
     await session.refresh(theirs)
     assert (theirs.owner_id, theirs.state) == (None, LeadState.POOL)
     assert len(bot.standin.calls_of("sendMessage")) == sent  # no card was sent
+
+
+async def test_a_stranger_in_the_group_is_refused_and_takes_nothing(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(
+        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
+    )
+    await factories.user(session, team, name="Anna")
+    lead = await _offered(session, team)
+    await bot.deliver_pushes(sessions)
+    post = await bot.shown(-100777, since=0)
+    answer = await bot.press(555_000_111, post, "Claim")
+    assert (answer.method, answer.params["text"]) == (
+        "answerCallbackQuery",
+        "This bot serves members of a sales team only.",
+    )
+    assert bot.standin.calls_of("editMessageText") == []
+    await session.refresh(lead)
+    assert (lead.state, lead.owner_id) == (LeadState.OFFERED, None)
+
+
+@pytest.mark.parametrize("command", ["/pool", "/shift"])
+async def test_strangers_get_no_pool_and_no_shift(bot: BotUnderTest, command: str) -> None:
+    reply = await bot.say(555_000_222, command)
+    assert text_of(reply).startswith("Sorry, this bot serves members of a sales team only.")

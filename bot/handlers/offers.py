@@ -1,7 +1,7 @@
 """Taking leads: the Claim button (offers, group races, the pool), /pool and /shift."""
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, MagicData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -17,6 +17,10 @@ from core.models import Team, User, utcnow
 
 def router() -> Router:
     offers_router = Router(name="offers")
+    # Strangers fall through to the access router's polite refusal (a group's Claim button
+    # is there for anyone in the group to tap).
+    offers_router.message.filter(MagicData(F.member.is_not(None)))
+    offers_router.callback_query.filter(MagicData(F.member.is_not(None)))
     offers_router.callback_query.register(claim, Claim.filter(), F.message)
     offers_router.message.register(show_pool, Command("pool"))
     offers_router.message.register(toggle_shift, Command("shift"))
