@@ -37,12 +37,17 @@ def may_see(actor: User, lead: Lead) -> bool:
 
 
 def may_edit(actor: User, lead: Lead) -> bool:
-    """May change the customer's data and the lead's course."""
+    """May change the customer's data and the lead's course.
+
+    A rep a lead is only offered to must claim it first: until then its contact stays masked
+    and the claim deadline, not an edit, decides whose it is.
+    """
     if actor.role == Role.ADMIN:
         return True
     if actor.role == Role.MANAGER:
         return lead.team_id == actor.team_id
-    return actor.role == Role.REP and lead.owner_id == actor.id
+    owns = lead.owner_id == actor.id and lead.state != LeadState.OFFERED
+    return actor.role == Role.REP and owns
 
 
 def is_manager_of(actor: User, team_id: int | None) -> bool:

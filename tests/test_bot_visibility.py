@@ -192,6 +192,27 @@ async def test_finance_reads_cards_and_files_but_may_change_nothing(
     assert await _snapshot(session, lead_id) == before
 
 
+async def test_a_lead_offered_to_a_rep_is_theirs_to_claim_not_to_change(
+    bot: BotUnderTest, session: AsyncSession
+) -> None:
+    """Until the rep claims it, forged buttons neither reveal its contact nor take it."""
+    team = await factories.team(session, "Alpha", country="RU")
+    anna = await factories.user(session, team, name="Anna")
+    lead = await factories.lead(session, team, name="Lena", phone="+79123456789")
+    lead.state, lead.owner_id, lead.claim_deadline = LeadState.OFFERED, anna.id, utcnow()
+    await session.commit()
+    lead_id, anna_id = lead.id or 0, anna.telegram_id
+    before = await _snapshot(session, lead_id)
+
+    card = await bot.say(anna_id, f"/lead {lead_id}")
+    assert "📞 +7 912 *** ** 89" in text_of(card) and "9123456789" not in text_of(card)
+    for action, arg in EDITS:
+        forged = LeadAction(action=action, lead_id=lead_id, arg=arg).pack()
+        refusal = await _refusal(bot, anna_id, message_of(card), forged)
+        assert refusal == ("You may not change this lead.", True), (action, arg)
+    assert await _snapshot(session, lead_id) == before
+
+
 async def test_names_with_markup_show_literally_in_list_card_and_search(
     bot: BotUnderTest, session: AsyncSession
 ) -> None:
