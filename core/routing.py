@@ -102,6 +102,26 @@ _CREDIT = (
     .where(_USERS.c.id == sa.bindparam("rep_id"))
     .values(route_credit=_USERS.c.route_credit + sa.literal(1.0, sa.Float) / _WEIGHT)
 )
+_OTHERS = _USERS.alias("others")
+#: The lowest credit among the team's other reps in rotation (NULL when there are none).
+_TURN_FLOOR = (
+    sa.select(sa.func.min(_OTHERS.c.route_credit))
+    .where(
+        _OTHERS.c.team_id == sa.bindparam("rep_team_id"),
+        _OTHERS.c.role == Role.REP,
+        _OTHERS.c.is_active,
+        _OTHERS.c.on_shift,
+        _OTHERS.c.reachable,
+        _OTHERS.c.id != sa.bindparam("rep_id"),
+    )
+    .scalar_subquery()
+)
+#: In SQL: the credit a session holds may be stale, as leads are credited by `_CREDIT`.
+_JOIN_TURN = (
+    sa.update(_USERS)
+    .where(_USERS.c.id == sa.bindparam("rep_id"), _USERS.c.route_credit < _TURN_FLOOR)
+    .values(route_credit=_TURN_FLOOR)
+)
 
 
 #: The rep routing chose: their id and their Telegram chat.
@@ -137,6 +157,31 @@ async def route(
         return None
     await session.exec(_CREDIT, params={"rep_id": rep.id})
     return await _offer(session, lead, team, rep.id, rep.telegram_id, now)
+
+
+def in_rotation(user: User) -> bool:
+    """Whether round robin takes turns with the user: an active rep of a team, on shift and
+    reachable (caps and cool-downs only skip a turn)."""
+    return (
+        user.role == Role.REP
+        and user.team_id is not None
+        and user.is_active
+        and user.on_shift
+        and user.reachable
+    )
+
+
+async def join_turn(session: AsyncSession, *, rep: User) -> None:
+    """Line up a rep entering the rotation with the team's reps already in it.
+
+    Round robin offers each lead to the lowest credit, and credit only grows: a new rep (none
+    yet) or one back from a shift off or a block (credit left behind) would take every lead
+    until caught up. Raised to the lowest credit among the others in rotation, they take turns
+    with them at once. Never lowered: a rep back before the others caught up keeps their place.
+    Call it once the rep has an id, after the change that may have brought them in.
+    """
+    if in_rotation(rep):
+        await session.exec(_JOIN_TURN, params={"rep_id": rep.id, "rep_team_id": rep.team_id})
 
 
 async def pick(

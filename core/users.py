@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import audit, outbox
+from core import audit, outbox, routing
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User
 from core.permissions import is_manager_of
@@ -70,6 +70,7 @@ async def add_user(
     except IntegrityError:
         await session.rollback()
         raise Conflict(f"Telegram id {telegram_id} is a user already") from None
+    await routing.join_turn(session, rep=user)
     _audit_user(session, user, actor=actor, channel=channel, action="create")
     await session.commit()
     return user
@@ -139,6 +140,7 @@ async def accept_invite(
     await session.flush()
     invite.used_at = now
     invite.used_by_id = user.id
+    await routing.join_turn(session, rep=user)
     _audit_user(session, user, actor=user, channel=Channel.BOT, action="join")
     await session.commit()
     return user
@@ -287,11 +289,18 @@ async def identify(
     if user is None or not user.is_active:
         return None, None
     if not user.reachable or (telegram_locale and user.telegram_locale != telegram_locale):
-        user.reachable = True
-        user.telegram_locale = telegram_locale or user.telegram_locale
-        await session.commit()
+        await _mark_reachable(session, user, telegram_locale)
     team = await session.get(Team, user.team_id) if user.team_id is not None else None
     return user, team
+
+
+async def _mark_reachable(session: AsyncSession, user: User, telegram_locale: str | None) -> None:
+    was_in_rotation = routing.in_rotation(user)
+    user.reachable = True
+    user.telegram_locale = telegram_locale or user.telegram_locale
+    if not was_in_rotation:
+        await routing.join_turn(session, rep=user)
+    await session.commit()
 
 
 #: Built once: each push reads both before it is rendered.
@@ -329,6 +338,7 @@ async def update_user(
 ) -> User:
     """Change a user's routing weight, open-lead cap or shift."""
     user = await require_by_telegram_id(session, telegram_id)
+    was_in_rotation = routing.in_rotation(user)
     if weight is not None:
         if weight < 1:
             raise InvalidInput("a weight is a whole number of 1 or more")
@@ -339,6 +349,8 @@ async def update_user(
         user.max_open_leads = max_open_leads or None
     if on_shift is not None:
         user.on_shift = on_shift
+    if not was_in_rotation:
+        await routing.join_turn(session, rep=user)
     audit.record(
         session,
         actor=actor,
