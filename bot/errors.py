@@ -42,6 +42,7 @@ def explain(error: DomainError) -> str:
         "duration": _("That is not a duration. Examples: 15m, 1h, 2d."),
         "locale": _("That language is not available."),
         "already_claimed": _("Someone else took this lead first."),
+        "offer_expired": _("The time to claim this lead has run out."),
         "cooling_down": _("You let this lead go recently: wait a little before claiming it again."),
         "cap_reached": _("You have as many open leads as your team allows. Close some first."),
         "invite_invalid": _(

@@ -158,6 +158,17 @@ async def complete_task(session: AsyncSession, *, actor: User, task_id: int, now
     return task
 
 
+async def hand_over_tasks(
+    session: AsyncSession, lead: Lead, *, to: User | None, only_unassigned: bool = False
+) -> None:
+    """The lead's open tasks follow it to its new owner (or wait unassigned in the pool)."""
+    query = select(Task).where(Task.lead_id == lead.id, col(Task.done_at).is_(None))
+    if only_unassigned:
+        query = query.where(col(Task.assignee_id).is_(None))
+    for task in await session.exec(query):
+        task.assignee_id = to.id if to else None
+
+
 async def _refresh_next_action(session: AsyncSession, lead: Lead) -> None:
     """The lead's next action is its earliest open task."""
     earliest = await session.exec(

@@ -7,7 +7,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox
 from core.errors import Forbidden, InvalidInput, NotFound
-from core.models import Channel, Lead, LeadState, Role, Task, Team, User
+from core.followups import hand_over_tasks
+from core.models import Channel, Lead, LeadState, Role, Team, User
 from core.offers import block_reclaim
 from core.permissions import is_manager_of, lead_for
 
@@ -37,7 +38,7 @@ async def release(
         team = await session.get_one(Team, lead.team_id)
         block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
     lead.owner_id, lead.state, lead.claim_deadline = None, LeadState.POOL, None
-    await _unassign_tasks(session, lead)
+    await hand_over_tasks(session, lead, to=None)
     audit.lead_changed(
         session,
         lead.id,
@@ -151,7 +152,7 @@ async def reassign(
     lead.owner_id, lead.claim_deadline = heir.id, None
     if lead.state != LeadState.ARCHIVED:
         lead.state = LeadState.OWNED
-    await _unassign_tasks(session, lead, to=heir)
+    await hand_over_tasks(session, lead, to=heir)
     audit.lead_changed(
         session,
         lead.id,
@@ -171,12 +172,3 @@ async def reassign(
     )
     await session.commit()
     return lead
-
-
-async def _unassign_tasks(session: AsyncSession, lead: Lead, to: User | None = None) -> None:
-    """Open tasks follow the lead to its new owner (or wait unassigned in the pool)."""
-    tasks = await session.exec(
-        select(Task).where(Task.lead_id == lead.id, col(Task.done_at).is_(None))
-    )
-    for task in tasks:
-        task.assignee_id = to.id if to else None

@@ -13,12 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox
 from core.errors import Conflict, NotFound
+from core.followups import hand_over_tasks
 from core.models import (
     Channel,
     ClaimBlock,
     Lead,
     LeadOffer,
     LeadState,
+    OutboxMessage,
     Role,
     Team,
     User,
@@ -26,6 +28,8 @@ from core.models import (
 from core.routing import load_and_cap, route
 
 _BATCH = 100
+#: How long before a stale lead goes back to the pool its owner is warned, at the least.
+WARNING_NOTICE = timedelta(days=1)
 
 
 async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: datetime) -> Lead:
@@ -35,24 +39,40 @@ async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: dateti
         raise NotFound(f"lead {lead_id} not found", code="lead_not_found")
     team = await session.get_one(Team, lead.team_id)
     await _check_hoarding(session, actor, team, lead, now)
-    offered_to_actor = sa.and_(col(Lead.state) == LeadState.OFFERED, col(Lead.owner_id) == actor.id)
-    open_to_all = sa.or_(
-        sa.and_(col(Lead.state) == LeadState.OFFERED, col(Lead.owner_id).is_(None)),
-        col(Lead.state) == LeadState.POOL,
+    offered = sa.and_(
+        col(Lead.state) == LeadState.OFFERED,
+        sa.or_(col(Lead.owner_id) == actor.id, col(Lead.owner_id).is_(None)),
+        sa.or_(col(Lead.claim_deadline).is_(None), col(Lead.claim_deadline) > now),
     )
     result = await session.exec(
         update(Lead)
-        .where(col(Lead.id) == lead_id, sa.or_(offered_to_actor, open_to_all))
+        .where(col(Lead.id) == lead_id, sa.or_(offered, col(Lead.state) == LeadState.POOL))
         .values(state=LeadState.OWNED, owner_id=actor.id, claimed_at=now, claim_deadline=None)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict("someone else took this lead first", code="already_claimed")
+        raise await _refusal(session, lead, actor, now)
     await _close_offers(session, lead_id, "claimed", now)
+    await hand_over_tasks(session, lead, to=actor, only_unassigned=True)
     audit.lead_changed(session, lead_id, "claim", actor=actor)
     await session.commit()
     await session.refresh(lead)
     return lead
+
+
+async def _refusal(session: AsyncSession, lead: Lead, actor: User, now: datetime) -> Conflict:
+    """Why a claim lost: its time ran out (the tick has not moved the lead yet), or someone
+    else was first."""
+    await session.refresh(lead)
+    deadline = lead.claim_deadline
+    if (
+        lead.state == LeadState.OFFERED
+        and lead.owner_id in (None, actor.id)
+        and deadline is not None
+        and deadline <= now
+    ):
+        return Conflict("the time to claim this lead has run out", code="offer_expired")
+    return Conflict("someone else took this lead first", code="already_claimed")
 
 
 async def _check_hoarding(
@@ -119,22 +139,65 @@ async def expire_offers(session: AsyncSession, now: datetime) -> None:
 
 
 async def return_stale(session: AsyncSession, now: datetime) -> None:
-    """Leads untouched for the team's stale days go back to the pool; a day before, the
-    owner is warned."""
-    touched = sa.func.coalesce(col(Lead.last_touch_at), col(Lead.claimed_at), col(Lead.created_at))
+    """Leads without a follow-up for the team's stale days go back to the pool, but only once
+    their owner was warned at least a day before."""
     for team in (await session.exec(select(Team))).all():
-        warn_after = now - timedelta(days=max(team.stale_days - 1, 0))
-        rows = await session.exec(
-            select(Lead, touched)
-            .where(Lead.team_id == team.id, Lead.state == LeadState.OWNED, touched <= warn_after)
-            .with_for_update(skip_locked=True)
-        )
-        for lead, last in rows.all():
-            if last <= now - timedelta(days=team.stale_days):
+        due = now - timedelta(days=team.stale_days)
+        leads = await _quiet_leads(session, team, since=due + WARNING_NOTICE)
+        warned = await _warned_at(session, [_warning_key(lead) for lead in leads])
+        for lead in leads:
+            warned_at = warned.get(_warning_key(lead))
+            if warned_at is None and lead.owner_id is not None:
+                await _warn(session, lead, now)
+            elif _quiet_since(lead) <= due and _notice_given(warned_at, now):
                 await _return(session, lead, team, now)
-            elif lead.owner_id is not None:
-                await _warn(session, lead, last)
     await session.commit()
+
+
+def _notice_given(warned_at: datetime | None, now: datetime) -> bool:
+    """The owner was warned long enough ago (a lead without an owner has nobody to warn)."""
+    return warned_at is None or warned_at <= now - WARNING_NOTICE
+
+
+async def _quiet_leads(session: AsyncSession, team: Team, *, since: datetime) -> list[Lead]:
+    """The team's owned leads neither touched nor claimed after `since`, locked."""
+    # Both orders make the later of touch and claim count: greatest() is PostgreSQL's only, and
+    # SQLite's max() of a NULL is NULL.
+    clocks = (
+        sa.func.coalesce(col(Lead.last_touch_at), col(Lead.claimed_at), col(Lead.created_at)),
+        sa.func.coalesce(col(Lead.claimed_at), col(Lead.last_touch_at), col(Lead.created_at)),
+    )
+    rows = await session.exec(
+        select(Lead)
+        .where(
+            Lead.team_id == team.id,
+            Lead.state == LeadState.OWNED,
+            *(clock <= since for clock in clocks),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.all())
+
+
+def _quiet_since(lead: Lead) -> datetime:
+    """The stale clock starts at the latest touch or claim (the creation, before either): a
+    fresh claim of a lead touched long ago is not stale."""
+    moments = [moment for moment in (lead.last_touch_at, lead.claimed_at) if moment is not None]
+    return max(moments, default=lead.created_at)
+
+
+def _warning_key(lead: Lead) -> str:
+    """One warning per quiet spell: a touch or a claim starts a new one."""
+    return f"stale:{lead.id}:{_quiet_since(lead).isoformat()}"
+
+
+async def _warned_at(session: AsyncSession, keys: list[str]) -> dict[str, datetime]:
+    """When each of these stale warnings was queued, by dedup key."""
+    if not keys:
+        return {}
+    rows = await session.exec(select(OutboxMessage).where(col(OutboxMessage.dedup_key).in_(keys)))
+    # The job's clock, kept in the row: created_at is the wall clock's.
+    return {row.dedup_key: datetime.fromisoformat(row.params["warned_at"]) for row in rows.all()}
 
 
 async def _return(session: AsyncSession, lead: Lead, team: Team, now: datetime) -> None:
@@ -142,6 +205,7 @@ async def _return(session: AsyncSession, lead: Lead, team: Team, now: datetime) 
     lead.state, lead.owner_id = LeadState.POOL, None
     if owner_id is not None:
         block_reclaim(session, lead=lead, user_id=owner_id, team=team, now=now)
+    await hand_over_tasks(session, lead, to=None)
     audit.lead_changed(
         session,
         lead.id,
@@ -152,15 +216,15 @@ async def _return(session: AsyncSession, lead: Lead, team: Team, now: datetime) 
     )
 
 
-async def _warn(session: AsyncSession, lead: Lead, last: datetime) -> None:
+async def _warn(session: AsyncSession, lead: Lead, now: datetime) -> None:
     owner = await session.get_one(User, lead.owner_id)
     await outbox.enqueue(
         session,
         kind="stale_warning",
         chat_id=owner.telegram_id,
         recipient_id=owner.id,
-        params={"lead_id": lead.id, "lead_name": lead.name},
-        dedup_key=f"stale:{lead.id}:{last.isoformat()}",
+        params={"lead_id": lead.id, "lead_name": lead.name, "warned_at": now.isoformat()},
+        dedup_key=_warning_key(lead),
     )
 
 

@@ -409,6 +409,7 @@ async def test_a_rep_whose_stale_lead_was_taken_back_cannot_claim_it_during_the_
     now = utcnow()
     lead = await factories.lead(session, team, owner=anna, last_touch_at=now - timedelta(days=5))
     lead_id = lead.id
+    await offers.return_stale(session, now - timedelta(days=1))  # the warning, a day before
     await offers.return_stale(session, now)
     async with sessions() as fresh:
         blocks = (await fresh.exec(select(ClaimBlock.user_id, ClaimBlock.until))).all()
