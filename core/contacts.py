@@ -12,6 +12,8 @@ import phonenumbers
 from core.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The longest address mail can be sent to (RFC 5321), and the length of the leads' column.
+EMAIL_CHARS = 254
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def normalize_phone(raw: str, region: str) -> Phone:
 def normalize_email(raw: str) -> str:
     """Lower-case and trim an email address; refuse what is plainly not one."""
     email = raw.strip().lower()
-    if not _EMAIL.match(email):
+    if len(email) > EMAIL_CHARS or not _EMAIL.match(email):
         raise InvalidInput(f"{raw!r} is not an email address", code="email_invalid", email=raw)
     return email
 

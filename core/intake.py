@@ -7,20 +7,22 @@ recognised by the vendor's event id (or a content hash) for 72 hours and create 
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags
-from core.contacts import normalize_email, normalize_phone
+from core.contacts import Phone, normalize_email, normalize_phone
 from core.db import insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.leads import find_duplicate
 from core.mapping import Inbound, Item, extract, items
+from core.masking import mask_email, mask_phone
 from core.models import (
     Activity,
     IntakeKey,
@@ -42,14 +44,18 @@ from core.scoring import score
 KEY_LIFETIME = timedelta(hours=72)
 #: Headers in which senders name a delivery, before the vendors' own event ids.
 _EVENT_HEADERS = ("webhook-id", "idempotency-key")
+#: The length of the key columns (intake_keys.key, webhook_deliveries.idempotency_key).
+_KEY_CHARS = 200
 
 # Core INSERTs for the rows every delivery writes: the ORM's unit of work cost more per
 # row than the rest of the work on it.
 _DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
 _NEW_JOURNAL = sa.insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 _FIRST_STAGE = sa.insert(StageChange.__table__)  # type: ignore[attr-defined]
+_LEADS = Lead.__table__  # type: ignore[attr-defined]
 
 Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
+_Contact = TypeVar("_Contact")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class _Person:
+    """An item that can be a lead: its usable contacts normalised."""
+
+    inbound: Inbound
+    phone: Phone | None
+    email: str | None
+
+
+@dataclass(frozen=True)
 class Received:
     outcome: str  # accepted or duplicate
     lead_ids: list[int]
@@ -70,7 +85,16 @@ class Received:
 
 
 def idempotency_key(delivery: Delivery) -> str:
-    return delivery.key or "sha256:" + hashlib.sha256(delivery.body).hexdigest()
+    """The key as stored: the sender's if the columns can hold it, else a hash of all of it.
+
+    Never cut short: two keys alike in their first 200 characters are still two deliveries.
+    """
+    key = delivery.key
+    if key is None:
+        return "sha256:" + hashlib.sha256(delivery.body).hexdigest()
+    if len(key) <= _KEY_CHARS and _storable_text(key) == key:
+        return key
+    return "key-sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def receive(
@@ -126,16 +150,15 @@ async def _receive(
         await session.commit()
         return Received("duplicate", [], journal_id)
     try:
-        prepared = _prepared(inbounds, team)
+        people, skipped = _prepared(inbounds, team)
     except InvalidInput as error:
         await session.rollback()
         await reject(session, source=source, delivery=delivery, error=error, now=now)
         raise
-    lead_ids = [
-        await _take(session, source, team, inbound, phone, email, now)
-        for inbound, phone, email in prepared
-    ]
-    journal_id = await _journal(session, source, delivery, key, "accepted", now, lead_ids[0])
+    lead_ids = [await _take(session, source, team, person, now) for person in people]
+    journal_id = await _journal(
+        session, source, delivery, key, "accepted", now, lead_ids[0], error=skipped
+    )
     await session.commit()
     return Received("accepted", lead_ids, journal_id)
 
@@ -144,27 +167,64 @@ async def _remember(session: AsyncSession, source: LeadSource, key: str, now: da
     """Store the key; False if it is known (a redelivery)."""
     table = IntakeKey.__table__  # type: ignore[attr-defined]
     statement = insert_or_ignore(session.get_bind().dialect.name, table, "source_id", "key")
-    row = {"source_id": source.id, "key": key[:200], "received_at": now}
+    row = {"source_id": source.id, "key": key, "received_at": now}
     result = await session.exec(statement, params=row)
     return result.rowcount == 1
 
 
-def _prepared(inbounds: list[Inbound], team: Team) -> list[tuple[Inbound, Any, str | None]]:
-    """Each lead with its phone and email normalised; InvalidInput if one cannot be a lead."""
-    prepared = [_prepare(inbound, team) for inbound in inbounds]
-    if not prepared:
+def _prepared(inbounds: list[Inbound], team: Team) -> tuple[list[_Person], str | None]:
+    """The items that can be leads, and which others were skipped and why (None: none was).
+
+    A batch keeps its good items: a replay could never add the contact a bad one lacks.
+    InvalidInput only when no item can be a lead.
+    """
+    if not inbounds:
         raise InvalidInput("the delivery holds no lead", code="no_lead", field="body")
-    return prepared
+    people: list[_Person] = []
+    refused: list[tuple[int, InvalidInput]] = []
+    for number, inbound in enumerate(inbounds, 1):
+        try:
+            people.append(_prepare(inbound, team))
+        except InvalidInput as error:
+            refused.append((number, error))
+    listed = "; ".join(f"item {number} of {len(inbounds)}: {error}" for number, error in refused)
+    if people:
+        return people, f"skipped {listed}" if refused else None
+    first = refused[0][1]
+    if len(inbounds) == 1:
+        raise first
+    raise InvalidInput(listed, code=first.code, **first.params)
 
 
-def _prepare(inbound: Inbound, team: Team) -> tuple[Inbound, Any, str | None]:
-    phone = normalize_phone(inbound.phone, team.country) if inbound.phone else None
-    email = normalize_email(inbound.email) if inbound.email else None
+def _prepare(inbound: Inbound, team: Team) -> _Person:
+    """The item's phone and email normalised: one usable contact is enough.
+
+    A contact typed but unusable (`-`, `нет`, a digit short) is added to the comment as typed:
+    the rep may still make sense of it.
+    """
+    phone, bad_phone = _usable(inbound.phone, partial(normalize_phone, region=team.country))
+    email, bad_email = _usable(inbound.email, normalize_email)
+    given = (("phone", inbound.phone, bad_phone), ("email", inbound.email, bad_email))
+    refused = [(field, typed or "", error) for field, typed, error in given if error]
     if phone is None and email is None:
-        raise InvalidInput(
-            "no way to reach the person: no phone and no email", code="no_contact", field="phone"
-        )
-    return inbound, phone, email
+        reasons = "; ".join(str(error) for _, _, error in refused) or "no phone and no email"
+        field = refused[0][0] if refused else "phone"
+        raise InvalidInput(f"no way to reach the person: {reasons}", code="no_contact", field=field)
+    notes = [f"{field}: {typed.strip()}" for field, typed, _ in refused]
+    comment = "\n".join(filter(None, [inbound.comment, *notes])) or None
+    return _Person(replace(inbound, comment=comment), phone, email)
+
+
+def _usable(
+    typed: str | None, normalize: Callable[[str], _Contact]
+) -> tuple[_Contact | None, InvalidInput | None]:
+    """The contact normalised, else why it cannot be used; neither when none was typed."""
+    if typed is None or not typed.strip():
+        return None, None
+    try:
+        return normalize(typed), None
+    except InvalidInput as error:
+        return None, error
 
 
 async def reject(
@@ -181,14 +241,9 @@ async def reject(
 
 
 async def _take(
-    session: AsyncSession,
-    source: LeadSource,
-    team: Team,
-    inbound: Inbound,
-    phone: Any,
-    email: str | None,
-    now: datetime,
+    session: AsyncSession, source: LeadSource, team: Team, person: _Person, now: datetime
 ) -> int:
+    inbound, phone, email = person.inbound, person.phone, person.email
     existing = await find_duplicate(
         session, team_id=team.id, phone_e164=phone.e164 if phone else None, email=email
     )
@@ -197,19 +252,21 @@ async def _take(
         return existing.id or 0
     lead = Lead(
         team_id=team.id or 0,
-        name=_display_name(inbound, phone, email),
-        phone_raw=phone.raw if phone else None,
         phone_e164=phone.e164 if phone else None,
         phone_valid=phone.valid if phone else True,
         email=email,
         source=source.name,
-        campaign=source.campaign or inbound.utm.get("utm_campaign"),
-        region=inbound.region,
         profile=dict(inbound.profile),
         stage=preset(team.preset).first_stage,
         created_at=now,
         state=LeadState.POOL,
-        **{name: value[:200] for name, value in inbound.utm.items()},
+        **_fitted(
+            name=_display_name(inbound, phone, email),
+            phone_raw=phone.raw if phone else None,
+            campaign=source.campaign or inbound.utm.get("utm_campaign"),
+            region=inbound.region,
+            **inbound.utm,
+        ),
     )
     _score_new(lead, team, now)
     if source.tags:  # a routing rule may match on them, so they come first
@@ -239,9 +296,18 @@ def _score_new(lead: Lead, team: Team, now: datetime) -> None:
     lead.score, lead.grade = result.points, result.grade
 
 
-def _display_name(inbound: Inbound, phone: Any, email: str | None) -> str:
-    """The form's name, else the contact itself: a lead always has something to call it."""
-    return (inbound.name or (phone.raw if phone else None) or email or "?").strip()[:200]
+def _fitted(**values: str | None) -> dict[str, str | None]:
+    """Form values cut to their lead columns: a long city must not cost the lead."""
+    return {
+        name: value[: _LEADS.c[name].type.length] if value else value
+        for name, value in values.items()
+    }
+
+
+def _display_name(inbound: Inbound, phone: Phone | None, email: str | None) -> str:
+    """The form's name, else the contact masked: a name is shown before the lead is claimed."""
+    name = (inbound.name or "").strip()
+    return name or (mask_phone(phone.e164) if phone else mask_email(email))
 
 
 async def _came_back(
@@ -311,7 +377,27 @@ async def read(
     found = items(source.kind, parse_body(content_type, body))
     if source.kind == "meta" and fill is not None:
         found = await fill(found, source.access_token)
-    return [extract(source.mapping, item.fields) for item in found], _event_key(headers, found)
+    inbounds = [_storable(extract(source.mapping, item.fields)) for item in found]
+    return inbounds, _event_key(headers, found)
+
+
+def _storable(inbound: Inbound) -> Inbound:
+    """The fields as a database can hold them.
+
+    A NUL or a lone surrogate (JSON's `\\ud800`) would fail every write of the lead, and so
+    every retry of the delivery.
+    """
+    values = {field.name: getattr(inbound, field.name) for field in fields(inbound)}
+    return replace(inbound, **{name: _storable_text(value) for name, value in values.items()})
+
+
+def _storable_text(value: Any) -> Any:
+    """A text, or each text of a mapping, without NUL and with `?` for what UTF-8 cannot be."""
+    if isinstance(value, dict):
+        return {key: _storable_text(text) for key, text in value.items()}
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _event_key(headers: Mapping[str, str], found: list[Item]) -> str | None:
@@ -322,10 +408,7 @@ def _event_key(headers: Mapping[str, str], found: list[Item]) -> str | None:
     ids = [item.event_id for item in found]
     if not ids or not all(ids):
         return None
-    joined = ",".join(str(event_id) for event_id in ids)
-    return "event:" + (
-        joined if len(joined) <= 180 else hashlib.sha256(joined.encode()).hexdigest()
-    )
+    return "event:" + ",".join(str(event_id) for event_id in ids)
 
 
 async def replay(

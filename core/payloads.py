@@ -18,7 +18,8 @@ def parse_body(content_type: str, body: bytes) -> Any:
         if kind == "multipart/form-data":
             return _multipart(content_type, body)
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError, LookupError):  # LookupError: an unknown charset
+    # LookupError: an unknown charset; RecursionError: JSON nested deeper than Python recurses
+    except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
         raise InvalidInput(
             f"the body is not valid {kind or 'JSON'}", code="body", field="body"
         ) from None

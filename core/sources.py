@@ -1,5 +1,6 @@
 """Lead sources: a web form or sender, its endpoint name, secret, mapping, team and tags."""
 
+import math
 import re
 from typing import Any
 
@@ -18,6 +19,10 @@ from core.teams import get_team
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: Fields a mapping may fill: the lead's own, utm_*, or profile.<attribute>.
 MAPPABLE = (*DEFAULT_KEYS, *UTM_FIELDS)
+#: Requests a second, and requests at once: bounded so that the rate limiter's arithmetic
+#: (burst / rate, 1 / rate) stays finite and a burst fits the database's integer column.
+RATE_RANGE = (0.001, 1_000_000)
+BURST_RANGE = (1, 1_000_000)
 
 
 def endpoint(name: str) -> str:
@@ -125,9 +130,9 @@ async def _apply(session: AsyncSession, source: LeadSource, values: dict[str, An
     if "tags" in values:
         source.tags = sorted({*source.tags, *(clean_tag(tag) for tag in values["tags"])})
     if "rate" in values:
-        source.rate_per_second = _positive(values["rate"], "rate")
+        source.rate_per_second = _within(values["rate"], "rate", *RATE_RANGE)
     if "burst" in values:
-        source.rate_burst = int(_positive(values["burst"], "burst"))
+        source.rate_burst = int(_within(values["burst"], "burst", *BURST_RANGE))
     if source.team_id is None:
         raise InvalidInput("a source needs --team: leads must land in a team")
 
@@ -140,11 +145,11 @@ def _secret(kind: str, secret: str | None) -> str | None:
     return secret or None
 
 
-def _positive(value: Any, what: str) -> float:
+def _within(value: Any, what: str, low: float, high: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise InvalidInput(f"{what} must be a number above zero")
+        number = math.nan
+    if not low <= number <= high:  # NaN and the infinities fail this too
+        raise InvalidInput(f"{what} must be a number from {low} to {high}")
     return number

@@ -11,6 +11,7 @@ from core import intake, sources
 from core.errors import InvalidInput
 from core.models import Lead, LeadSource, RoutingRule, Team, User, WebhookDelivery, utcnow
 from tests.cli import leadloop, query, seed, use_database
+from tests.intakekit import sample
 
 WHSEC = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM="
 
@@ -73,6 +74,18 @@ def test_source_set_adds_mappings_and_tags_and_changes_the_rest(database: str) -
             "a generic source's secret is a Standard Webhooks key",
         ),
         (("source", "set", "nowhere", "--rate", "3"), "no source named 'nowhere'"),
+        (
+            ("source", "add", "s", "--kind", "tilda", "--team", "Alpha", "--rate", "inf"),
+            "error: rate must be a number from 0.001 to 1000000\n",
+        ),
+        (
+            ("source", "add", "s", "--kind", "tilda", "--team", "Alpha", "--rate", "nan"),
+            "rate must be a number from",
+        ),
+        (
+            ("source", "add", "s", "--kind", "tilda", "--team", "Alpha", "--burst", "0"),
+            "burst must be a number from",
+        ),
     ],
 )
 def test_source_commands_refuse_bad_input_in_one_line(
@@ -156,10 +169,15 @@ def _reject_one(database: str) -> int:
     """A form whose phone field the source's mapping does not know: journalled as rejected."""
     leadloop("source", "add", "site", "--kind", "generic", "--team", "Alpha", "--secret", WHSEC)
     body = json.dumps({"name": "Анна", "whatsapp": "+7 912 345-67-89"}).encode()
+    return _reject(database, "site", body)
+
+
+def _reject(database: str, source_name: str, body: bytes) -> int:
+    """Deliver `body` to the source, which refuses it; the journal id of the rejected delivery."""
 
     async def deliver(session: AsyncSession) -> int:
         async with AsyncSession(session.bind) as lookup:  # as the webhook route does
-            source, team = await sources.source_and_team(lookup, "site")
+            source, team = await sources.source_and_team(lookup, source_name)
         with pytest.raises(InvalidInput):
             await intake.receive(
                 session,
@@ -203,3 +221,23 @@ def test_a_replay_that_still_fails_says_why_and_keeps_the_delivery(database: str
         database, select(WebhookDelivery.id).where(WebhookDelivery.outcome == "rejected")
     )
     assert rejected in rejected_now
+
+
+def test_a_meta_replay_while_the_graph_api_is_down_says_so_in_one_line_and_changes_nothing(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leadloop(
+        "source", "add", "fb", "--kind", "meta", "--team", "Alpha", "--secret", "app",
+        "--access-token", "page-token",
+    )  # fmt: skip
+    # Taken in without the Graph API, the leadgen ids alone reach nobody: rejected.
+    rejected = _reject(database, "fb", sample("meta_lead_ads", "leadgen")["body_raw"].encode())
+    monkeypatch.setenv("LEADLOOP_META_GRAPH_URL", "http://127.0.0.1:9")  # nothing listens
+    result = leadloop("deliveries", "replay", str(rejected))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: Graph API: ClientConnectorError; the delivery stays rejected, replay it later\n"
+    )
+    assert query(database, select(Lead)) == []
+    outcomes = query(database, select(WebhookDelivery.outcome))
+    assert outcomes == ["rejected"]

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidInput
+from core.mapping import meta_fields
 from core.masking import mask_email, mask_name, mask_phone
 from core.money import parse_amount
 from core.payloads import parse_body
@@ -99,3 +100,24 @@ def test_a_multipart_field_in_an_unknown_charset_is_refused() -> None:
     body = _form_part("name", b"Olga", "text/plain; charset=martian") + b"--b--\r\n"
     with pytest.raises(InvalidInput, match="not valid multipart/form-data"):
         parse_body("multipart/form-data; boundary=b", body)
+
+
+def test_json_nested_deeper_than_python_recurses_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="not valid application/json"):
+        parse_body("application/json", b"[" * 20_000 + b"]" * 20_000)
+
+
+@pytest.mark.parametrize(
+    ("lead", "field"),
+    [
+        ([], "lead"),
+        ({"field_data": {"name": "email"}}, "field_data"),
+        ({"field_data": [{"name": ["email"], "values": ["a@example.com"]}]}, "field_data[0].name"),
+    ],
+)
+def test_a_graph_api_lead_of_the_wrong_shape_is_refused_naming_the_field(
+    lead: object, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        meta_fields(lead)
+    assert refused.value.params["field"] == field

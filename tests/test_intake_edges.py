@@ -1,21 +1,28 @@
 """Lead webhooks at their edges, end to end through FastAPI: rate limits, Google Forms' signature,
-multipart bodies, idempotency keys and their lifetime, size limits, the served schema.
+multipart bodies, idempotency keys and their lifetime, size limits, the served schema, bad
+input that must be a 4xx and a database that is down.
 
 The app, fixtures and helpers are tests/intakekit.py's, shared with tests/test_intake.py.
 """
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import intake, sources, teams
-from core.models import Lead, OutboxMessage, utcnow
+from core.db import create_engine, session_factory
+from core.models import Lead, OutboxMessage, WebhookDelivery, utcnow
 from tests import factories
+from tests.botkit import BotUnderTest, text_of
 from tests.intakekit import (
     BEARER,
     MAX_BYTES,
@@ -32,6 +39,10 @@ from tests.intakekit import (
     sample,
     standard,
 )
+from webhooks.app import create_app
+from webhooks.graph import GraphClient
+from webhooks.leads import leads_router
+from webhooks.metrics import Metrics, metrics_router
 
 # --- rate limits ---------------------------------------------------------------------------
 
@@ -462,3 +473,329 @@ async def test_a_streamed_body_within_the_limit_is_accepted(
     assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
     assert [lead.name for lead in await leads_of(session)] == ["Streamed"]
     assert await counted(client, "site", "too_large") == 0
+
+
+# --- bad input is a 4xx, never a 500 -------------------------------------------------------
+
+
+def vendor_signed(kind: str, secret: str, body: bytes) -> dict[str, str]:
+    """Headers that sign `body` the way `kind` (typeform, tally or meta) signs."""
+    if kind == "meta":
+        return meta_signed(secret, body)
+    header, prefix = {
+        "typeform": ("typeform-signature", "sha256="),
+        "tally": ("tally-signature", ""),
+    }[kind]
+    return {header: prefix + base64_hmac(secret, body), "content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("typeform", b"[]", "body"),
+        ("typeform", b'"x"', "body"),
+        ("typeform", b'{"form_response": []}', "form_response"),
+        ("typeform", b'{"form_response": {"answers": [1]}}', "form_response.answers[0]"),
+        (
+            "typeform",
+            b'{"form_response": {"answers": [{"type": 1}]}}',
+            "form_response.answers[0].type",
+        ),
+        ("tally", b"[]", "body"),
+        ("tally", b'{"data": {"fields": [{"label": ["a"], "value": 1}]}}', "data.fields[0].label"),
+        ("meta", b'{"entry": [1]}', "entry[0]"),
+        ("meta", b'{"entry": [{"changes": ["x"]}]}', "entry[0].changes[0]"),
+    ],
+)
+async def test_a_signed_vendor_body_of_the_wrong_shape_is_422_naming_the_field_and_journalled(
+    client: httpx.AsyncClient, session: AsyncSession, team, kind: str, body: bytes, field: str
+) -> None:
+    await add_source(session, "form", kind, secret="vendor-secret", access_token="page-token")
+    headers = vendor_signed(kind, "vendor-secret", body)
+    response = await client.post("/webhooks/leads/form", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert response.json()["error"].startswith(f"{field} is not ")
+    assert await journal_of(session) == ["rejected"]  # kept, to replay once the sender is fixed
+    assert await leads_of(session) == []
+    assert await counted(client, "form", "rejected") == 1
+
+
+async def test_a_typeform_form_asking_for_name_and_phone_makes_a_lead(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "tf", "typeform", secret="tf-secret")
+    payload = json.loads(sample("typeform", "form_response")["body_raw"])
+    response = payload["form_response"]
+    [name] = [answer for answer in response["answers"] if answer["field"]["type"] == "short_text"]
+    # The answer to a Typeform "Phone number" question, as their webhook docs show it.
+    phone = {
+        "type": "phone_number",
+        "phone_number": "+79123456789",
+        "field": {"id": "Fw3hW2bUaPvb", "type": "phone_number"},
+    }
+    response["answers"] = [name, phone]
+    body = json.dumps(payload).encode()
+    headers = vendor_signed("typeform", "tf-secret", body)
+    answer = await client.post("/webhooks/leads/tf", content=body, headers=headers)
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "accepted")
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.phone_e164, lead.email) == ("Laura", "+79123456789", None)
+
+
+#: Deeper than Python's recursion limit, and well within the size limit.
+NESTED_JSON = b"[" * 20_000 + b"]" * 20_000
+
+
+async def test_json_nested_too_deeply_is_422_from_an_open_tilda_and_401_at_a_keyed_one(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "open", "tilda")
+    await add_source(session, "keyed", "tilda", secret="tilda-key")
+    headers = {"content-type": "application/json"}
+    unsigned = await client.post("/webhooks/leads/open", content=NESTED_JSON, headers=headers)
+    keyless = await client.post("/webhooks/leads/keyed", content=NESTED_JSON, headers=headers)
+    assert (unsigned.status_code, unsigned.json()["field"]) == (422, "body")
+    assert keyless.status_code == 401
+    assert await journal_of(session) == ["rejected"]  # the keyless one is not authenticated
+    assert await leads_of(session) == []
+    assert await counted(client, "keyed", "unauthenticated") == 1
+
+
+async def test_a_webhook_timestamp_of_other_digits_than_ascii_is_401(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = lead_json("Anna", "+79123456789")
+    headers = {**standard(body), "webhook-timestamp": "²".encode("latin-1")}
+    response = await client.post("/webhooks/leads/site", content=body, headers=headers)
+    assert response.status_code == 401
+    assert await journal_of(session) == []
+    assert await counted(client, "site", "unauthenticated") == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/no-schema.sqlite3", "postgresql://postgres@127.0.0.1:9/leadloop"],
+    ids=["no schema", "server unreachable"],
+)
+async def test_a_database_that_is_down_is_503_with_retry_after_and_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    engine = create_engine(url.format(tmp=tmp_path))
+    metrics = Metrics()
+    graph = GraphClient("http://127.0.0.1:9")
+    routers = [
+        leads_router(
+            sessions=session_factory(engine), max_bytes=MAX_BYTES, metrics=metrics, graph=graph
+        ),
+        metrics_router(metrics),
+    ]
+    transport = httpx.ASGITransport(app=create_app(routers=routers))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        posted = await http.post("/webhooks/leads/site", content=lead_json("A", "+79161000001"))
+        handshake = await http.get(
+            "/webhooks/leads/fb", params={"hub.mode": "subscribe", "hub.challenge": "c"}
+        )
+        unavailable = await counted(http, "unknown", "database_unavailable")
+    await engine.dispose()
+    assert (posted.status_code, posted.headers["retry-after"]) == (503, "60")
+    assert (handshake.status_code, handshake.headers["retry-after"]) == (503, "60")
+    assert handshake.json() == {"detail": "the database is unavailable: try again later"}
+    assert unavailable == 2
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage().split(": ")[0] for record in errors] == [
+        "lead source 'site' not looked up",
+        "lead source 'fb' not looked up",
+    ]
+    assert [record.exc_info for record in errors] == [None, None]  # no traceback
+
+
+# --- values longer than their columns ------------------------------------------------------
+
+
+async def test_idempotency_keys_too_long_for_the_column_are_hashed_whole_never_cut(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    shared = "batch-2024-06-01/" + "x" * 220  # alike far beyond the columns' 200 characters
+
+    async def post(name: str, phone: str, key: str) -> httpx.Response:
+        headers = {**BEARER, "idempotency-key": key}
+        return await client.post(
+            "/webhooks/leads/site", content=lead_json(name, phone), headers=headers
+        )
+
+    first = await post("Anna", "+79161000001", shared + "-order-1")
+    second = await post("Boris", "+79161000002", shared + "-order-2")
+    again = await post("Anna", "+79161000001", shared + "-order-1")
+    outcomes = [(answer.status_code, answer.json()["outcome"]) for answer in (first, second, again)]
+    assert outcomes == [(200, "accepted"), (200, "accepted"), (200, "duplicate")]
+    assert [lead.name for lead in await leads_of(session)] == ["Anna", "Boris"]
+    keys = await keys_of(session)
+    assert len(set(keys)) == 2 and all(len(key) <= 200 for key in keys)
+    query = select(WebhookDelivery.idempotency_key).order_by(col(WebhookDelivery.id))
+    journalled = (await session.exec(query)).all()
+    assert journalled == [keys[0], keys[1], keys[0]]
+
+
+async def test_form_values_longer_than_their_columns_are_cut_and_the_lead_kept(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    fields = {
+        "name": "Anna " + "Maria " * 40,
+        "phone": "+7 (912) 345 - 67 - 89" + " ," * 40,  # still a number, typed at length
+        "email": "anna@" + "mail." * 60 + "com",  # over the 254 characters mail allows
+        "city": "Moscow, " + "Lenina street " * 12,
+        "utm_campaign": "spring_sale_" + "x" * 220,
+    }
+    response = await client.post("/webhooks/leads/site", json=fields, headers=BEARER)
+    assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
+    [lead] = await leads_of(session)
+    assert (lead.phone_e164, lead.email) == ("+79123456789", None)
+    lengths = [len(text) for text in (lead.name, lead.phone_raw, lead.region, lead.campaign)]
+    assert lengths == [200, 64, 100, 200]
+    assert lead.utm_campaign == lead.campaign == fields["utm_campaign"][:200]
+
+
+async def test_text_no_database_can_hold_is_cleaned_and_the_lead_kept(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    # JSON may carry a NUL (PostgreSQL's text refuses it) or a lone surrogate (not UTF-8).
+    body = (
+        b'{"id": "evt\\u0000\\ud800", "name": "Anna\\ud800", "phone": "+79123456789",'
+        b' "comment": "call\\u0000 me"}'
+    )
+    answers = [
+        await client.post("/webhooks/leads/site", content=body, headers=BEARER) for _ in range(2)
+    ]
+    assert [(answer.status_code, answer.json()["outcome"]) for answer in answers] == [
+        (200, "accepted"),
+        (200, "duplicate"),
+    ]
+    [lead] = await leads_of(session)
+    assert lead.name == "Anna?"
+    assert await activities_of(session) == [(lead.id, "call me", None)]
+    [key] = await keys_of(session)
+    assert key.startswith("key-sha256:")
+
+
+# --- one usable contact is enough ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "email", "note"),
+    [
+        ({"email": "anna@example.com", "phone": "-"}, "anna@example.com", "phone: -"),
+        ({"email": "anna@example.com", "phone": "нет"}, "anna@example.com", "phone: нет"),
+        ({"email": "anna@example.com", "phone": "123"}, "anna@example.com", "phone: 123"),
+        ({"email": "anna@example.com", "phone": "  "}, "anna@example.com", None),
+        ({"phone": "+79123456789", "email": " - ", "comment": "at 6pm"}, None, "at 6pm\nemail: -"),
+    ],
+)
+async def test_one_usable_contact_makes_a_lead_and_the_unusable_one_is_noted_as_typed(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    team,
+    fields: dict[str, str],
+    email: str | None,
+    note: str | None,
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = {"name": "Anna", **fields}
+    response = await client.post("/webhooks/leads/site", json=body, headers=BEARER)
+    assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
+    [lead] = await leads_of(session)
+    assert (lead.name, lead.email) == ("Anna", email)
+    assert await activities_of(session) == ([(lead.id, note, None)] if note else [])
+    assert await journal_of(session) == ["accepted"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"phone": "abc"}, "phone"),
+        ({"phone": " ", "email": "not-an-address"}, "email"),
+        ({"phone": "-", "email": "nope"}, "phone"),
+    ],
+)
+async def test_no_usable_contact_is_422_naming_the_field_and_journalled_rejected(
+    client: httpx.AsyncClient, session: AsyncSession, team, fields: dict[str, str], field: str
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    body = {"name": "Anna", **fields}
+    response = await client.post("/webhooks/leads/site", json=body, headers=BEARER)
+    assert (response.status_code, response.json()["field"]) == (422, field)
+    assert response.json()["error"].startswith("no way to reach the person: ")
+    assert await leads_of(session) == []
+    assert await journal_of(session) == ["rejected"]
+
+
+# --- batches keep their good items ---------------------------------------------------------
+
+
+async def test_a_batch_keeps_its_good_items_and_the_journal_says_which_were_skipped(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "zap", "generic", secret=WHSEC)
+    batch = [
+        {"name": "A", "phone": "+79161000001"},
+        {"name": "B"},
+        {"name": "C", "email": "c@example.com"},
+        {"name": "D", "phone": "abc"},
+    ]
+    response = await client.post("/webhooks/leads/zap", json=batch, headers=BEARER)
+    leads = await leads_of(session)
+    assert [lead.name for lead in leads] == ["A", "C"]
+    assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
+    assert response.json()["leads"] == [lead.id for lead in leads]
+    journal = (await session.exec(select(WebhookDelivery))).one()
+    assert (journal.outcome, journal.error) == (
+        "accepted",
+        "skipped item 2 of 4: no way to reach the person: no phone and no email; "
+        "item 4 of 4: no way to reach the person: 'abc' is not a phone number",
+    )
+
+
+async def test_a_batch_without_any_usable_item_is_422_naming_the_field_and_listing_the_items(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "zap", "generic", secret=WHSEC)
+    batch = [{"name": "B"}, {"name": "D", "email": "nope"}]
+    response = await client.post("/webhooks/leads/zap", json=batch, headers=BEARER)
+    assert (response.status_code, response.json()["field"]) == (422, "phone")
+    assert await leads_of(session) == []
+    journal = (await session.exec(select(WebhookDelivery))).one()
+    assert (journal.outcome, journal.error) == (
+        "rejected",
+        "item 1 of 2: no way to reach the person: no phone and no email; "
+        "item 2 of 2: no way to reach the person: 'nope' is not an email address",
+    )
+
+
+# --- a lead without a name -----------------------------------------------------------------
+
+
+async def test_a_lead_without_a_name_is_offered_under_its_masked_contact(
+    client: httpx.AsyncClient,
+    bot: BotUnderTest,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    team,
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    for fields in (
+        {"phone": "+7 912 345 67 89"},
+        {"name": "   ", "email": "lena.secret@example.com"},
+    ):
+        response = await client.post("/webhooks/leads/site", json=fields, headers=BEARER)
+        assert response.status_code == 200
+    names = [lead.name for lead in await leads_of(session)]
+    assert names == ["+7 912 *** ** 89", "l***@example.com"]
+    assert await bot.deliver_pushes(sessions) == 2
+    texts = [text_of(call) for call in bot.standin.calls_of("sendMessage")]
+    for name, text in zip(names, texts, strict=True):
+        assert text.startswith(f"🔥 New lead: {name}\nSource: site")
+        assert "912 345" not in text and "9123456789" not in text and "lena.secret" not in text

@@ -55,6 +55,7 @@ def test_tilda_api_key_as_header_or_field() -> None:
     assert signatures.tilda("k1", {}, b'{"Name": "A", "api_key": "k1"}')
     assert not signatures.tilda("k1", {"x-api-key": "k2"}, b"api_key=k1")
     assert not signatures.tilda("k1", {}, b"Name=A")
+    assert not signatures.tilda("k1", {}, b"[" * 20_000 + b"]" * 20_000)  # too deep for json
 
 
 def _standard(secret: str, message_id: str, at: datetime, body: bytes) -> dict[str, str]:
@@ -89,3 +90,14 @@ def test_standard_webhooks_signature_and_timestamp_window() -> None:
 def test_standard_webhooks_bearer_secret(authorization: str, accepted: bool) -> None:
     headers = {"authorization": authorization}
     assert signatures.standard_webhooks(SECRET, headers, b"{}", NOW) is accepted
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["²", "9" * 400, "9" * 5000],
+    ids=["a digit int() refuses", "overflows a float", "too long for int()"],
+)
+def test_standard_webhooks_take_only_ascii_seconds_as_the_timestamp(stamp: str) -> None:
+    body = b'{"phone": "+79123456789"}'
+    headers = {**_standard(SECRET, "msg_1", NOW, body), "webhook-timestamp": stamp}
+    assert not signatures.standard_webhooks(SECRET, headers, body, NOW)

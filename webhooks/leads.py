@@ -27,6 +27,11 @@ from webhooks.ratelimit import SourceRates
 
 log = logging.getLogger(__name__)
 
+#: The database failed, or could not be reached (asyncpg reports an unreachable server as a
+#: plain OSError): nothing was stored, so the sender is asked to deliver again.
+_DATABASE_DOWN = (SQLAlchemyError, OSError)
+_RETRY_AFTER = {"Retry-After": "60"}
+
 #: The body as OpenAPI describes it: any JSON object, form or batch; a source's mapping says
 #: which fields are the name, phone and so on (these are the generic kind's defaults).
 _LEAD_FIELDS = {
@@ -96,6 +101,7 @@ def leads_router(
         responses={
             403: {"description": "not a Meta source, or a wrong token"},
             404: {"description": "unknown source"},
+            503: {"description": "the database is down: try again later"},
         },
     )
     async def meta_handshake(name: str, request: Request) -> str:
@@ -118,12 +124,20 @@ def leads_router(
 async def _source(
     sessions: async_sessionmaker[AsyncSession], name: str, metrics: Metrics
 ) -> tuple[LeadSource, Team]:
-    async with sessions() as session:
-        try:
+    try:
+        async with sessions() as session:
             return await sources.source_and_team(session, name)
-        except NotFound:
-            metrics.count("unknown", "unknown_source")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
+    except NotFound:
+        metrics.count("unknown", "unknown_source")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
+    except _DATABASE_DOWN as error:
+        log.error("lead source %r not looked up: %s", name, type(error).__name__)
+        metrics.count("unknown", "database_unavailable")  # not known to be a source
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the database is unavailable: try again later",
+            headers=_RETRY_AFTER,
+        ) from None
 
 
 async def _body(request: Request, max_bytes: int, name: str, metrics: Metrics) -> bytes:
@@ -176,7 +190,7 @@ async def _receive(
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
         return _deliver_again(str(error))
-    except SQLAlchemyError as error:
+    except _DATABASE_DOWN as error:
         log.error("delivery to %s not stored: %s", source.name, type(error).__name__)
         metrics.count(source.name, "not_stored")
         return _deliver_again("not stored; deliver again later")
@@ -191,6 +205,4 @@ async def _receive(
 def _deliver_again(error: str) -> JSONResponse:
     """Nothing of the delivery was kept (journal and leads commit together), so a 503 that asks
     the sender to retry loses nothing."""
-    return JSONResponse(
-        {"ok": False, "error": error}, status_code=503, headers={"Retry-After": "60"}
-    )
+    return JSONResponse({"ok": False, "error": error}, status_code=503, headers=_RETRY_AFTER)

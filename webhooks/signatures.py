@@ -9,12 +9,16 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qs
 
 #: Standard Webhooks refuse messages whose timestamp is further than this from now.
 TOLERANCE_SECONDS = 5 * 60
+#: ASCII digits only (`str.isdigit` takes "²" too), and at most 12 of them: more would be
+#: millennia from now, and too many for `int()` or for a float to hold.
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def _hmac(key: bytes, message: bytes) -> bytes:
@@ -62,7 +66,7 @@ def _body_field(body: bytes, names: tuple[str, ...]) -> str:
     text = body.decode("utf-8", errors="replace")
     try:
         fields: Mapping[str, object] = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or too deeply nested to hold a key
         fields = {key: values[0] for key, values in parse_qs(text).items()}
     if not isinstance(fields, Mapping):
         return ""
@@ -78,7 +82,7 @@ def standard_webhooks(secret: str, headers: Mapping[str, str], body: bytes, now:
         return same(authorization.removeprefix("Bearer "), secret)
     message_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
-    if not message_id or not timestamp.isdigit():
+    if not message_id or not _UNIX_SECONDS.fullmatch(timestamp):
         return False
     if abs(now.timestamp() - int(timestamp)) > TOLERANCE_SECONDS:
         return False

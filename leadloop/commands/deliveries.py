@@ -8,8 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import intake
 from core.models import utcnow
 from core.settings import Settings
-from leadloop.runtime import run_in_session
-from webhooks.graph import GraphClient
+from leadloop.runtime import fail, run_in_session
+from webhooks.graph import GraphClient, GraphUnavailable
 
 app = typer.Typer(help="The journal of webhook deliveries.", no_args_is_help=True)
 
@@ -24,6 +24,9 @@ def replay(
         graph = GraphClient(settings.meta_graph_url)
         return await intake.replay(session, delivery_id=delivery_id, now=utcnow(), fill=graph.fill)
 
-    received = run_in_session(work)
+    try:
+        received = run_in_session(work)
+    except GraphUnavailable as error:  # nothing was written: the delivery stays rejected
+        fail(f"{error}; the delivery stays rejected, replay it later")
     leads = ", ".join(str(lead_id) for lead_id in received.lead_ids) or "none"
     typer.echo(f"delivery {delivery_id} replayed: {received.outcome}; leads {leads}")
