@@ -199,6 +199,17 @@ async def test_find_matches_folded_names_in_any_script(session: AsyncSession, ru
     assert await leads.find(session, actor=rep, text="Boris") == []
 
 
+async def test_a_name_that_grows_when_folded_is_kept_and_found(
+    session: AsyncSession, ru_team
+) -> None:
+    rep = await factories.user(session, ru_team)
+    lead_id = (await factories.lead(session, ru_team, owner=rep, name="ß" * 200)).id
+    session.expunge_all()  # read back as written
+    kept = await session.get_one(Lead, lead_id)
+    assert (kept.name, kept.name_folded) == ("ß" * 200, "s" * 200)
+    assert [found.id for found in await leads.find(session, actor=rep, text="SSSS")] == [lead_id]
+
+
 async def test_release_lost_reopen_and_reassign(session: AsyncSession, ru_team) -> None:
     anna, boris = await factories.user(session, ru_team), await factories.user(session, ru_team)
     manager = await factories.user(session, ru_team, role="manager", name="Maria")

@@ -152,12 +152,16 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+_FOLDED_CHARS = Lead.__table__.c.name_folded.type.length  # type: ignore[attr-defined]
+
+
 def fold_name(lead: Lead) -> None:
     """Keep the case-folded name that search compares with (SQLite's LOWER() knows only ASCII).
 
     The ORM does it before every INSERT and UPDATE; a Core INSERT of a lead calls it itself.
     """
-    lead.name_folded = lead.name.casefold()
+    # Folding may lengthen a name ("ß" is "ss"), past what the column holds.
+    lead.name_folded = lead.name.casefold()[:_FOLDED_CHARS]
 
 
 @sa.event.listens_for(Lead, "before_insert")
