@@ -7,22 +7,19 @@ recognised by the vendor's event id (or a content hash) for 72 hours and create 
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags
-from core.contacts import Phone, normalize_email, normalize_phone
 from core.db import insert_or_ignore
 from core.errors import InvalidInput, NotFound
+from core.intake_items import Person, display_name, fitted, people, storable, storable_text
 from core.leads import find_duplicate
 from core.mapping import Inbound, Item, extract, items
-from core.masking import mask_email, mask_phone
 from core.models import (
     Activity,
     IntakeKey,
@@ -44,18 +41,20 @@ from core.scoring import score
 KEY_LIFETIME = timedelta(hours=72)
 #: Headers in which senders name a delivery, before the vendors' own event ids.
 _EVENT_HEADERS = ("webhook-id", "idempotency-key")
-#: The length of the key columns (intake_keys.key, webhook_deliveries.idempotency_key).
-_KEY_CHARS = 200
 
 # Core INSERTs for the rows every delivery writes: the ORM's unit of work cost more per
 # row than the rest of the work on it.
 _DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
 _NEW_JOURNAL = sa.insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 _FIRST_STAGE = sa.insert(StageChange.__table__)  # type: ignore[attr-defined]
-_LEADS = Lead.__table__  # type: ignore[attr-defined]
+
+#: The longest key both key columns hold (intake_keys.key, the journal's idempotency_key).
+_KEY_CHARS = min(
+    IntakeKey.__table__.c.key.type.length,  # type: ignore[attr-defined]
+    _DELIVERIES.c.idempotency_key.type.length,
+)
 
 Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
-_Contact = TypeVar("_Contact")
 
 
 @dataclass(frozen=True)
@@ -66,15 +65,6 @@ class Delivery:
     body: bytes
     #: The vendor's event id or Idempotency-Key; None means "hash the body".
     key: str | None
-
-
-@dataclass(frozen=True)
-class _Person:
-    """An item that can be a lead: its usable contacts normalised."""
-
-    inbound: Inbound
-    phone: Phone | None
-    email: str | None
 
 
 @dataclass(frozen=True)
@@ -92,7 +82,7 @@ def idempotency_key(delivery: Delivery) -> str:
     key = delivery.key
     if key is None:
         return "sha256:" + hashlib.sha256(delivery.body).hexdigest()
-    if len(key) <= _KEY_CHARS and _storable_text(key) == key:
+    if len(key) <= _KEY_CHARS and storable_text(key) == key:
         return key
     return "key-sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -150,12 +140,12 @@ async def _receive(
         await session.commit()
         return Received("duplicate", [], journal_id)
     try:
-        people, skipped = _prepared(inbounds, team)
+        found, skipped = people(inbounds, team)
     except InvalidInput as error:
         await session.rollback()
         await reject(session, source=source, delivery=delivery, error=error, now=now)
         raise
-    lead_ids = [await _take(session, source, team, person, now) for person in people]
+    lead_ids = [await _take(session, source, team, person, now) for person in found]
     journal_id = await _journal(
         session, source, delivery, key, "accepted", now, lead_ids[0], error=skipped
     )
@@ -172,61 +162,6 @@ async def _remember(session: AsyncSession, source: LeadSource, key: str, now: da
     return result.rowcount == 1
 
 
-def _prepared(inbounds: list[Inbound], team: Team) -> tuple[list[_Person], str | None]:
-    """The items that can be leads, and which others were skipped and why (None: none was).
-
-    A batch keeps its good items: a replay could never add the contact a bad one lacks.
-    InvalidInput only when no item can be a lead.
-    """
-    if not inbounds:
-        raise InvalidInput("the delivery holds no lead", code="no_lead", field="body")
-    people: list[_Person] = []
-    refused: list[tuple[int, InvalidInput]] = []
-    for number, inbound in enumerate(inbounds, 1):
-        try:
-            people.append(_prepare(inbound, team))
-        except InvalidInput as error:
-            refused.append((number, error))
-    listed = "; ".join(f"item {number} of {len(inbounds)}: {error}" for number, error in refused)
-    if people:
-        return people, f"skipped {listed}" if refused else None
-    first = refused[0][1]
-    if len(inbounds) == 1:
-        raise first
-    raise InvalidInput(listed, code=first.code, **first.params)
-
-
-def _prepare(inbound: Inbound, team: Team) -> _Person:
-    """The item's phone and email normalised: one usable contact is enough.
-
-    A contact typed but unusable (`-`, `нет`, a digit short) is added to the comment as typed:
-    the rep may still make sense of it.
-    """
-    phone, bad_phone = _usable(inbound.phone, partial(normalize_phone, region=team.country))
-    email, bad_email = _usable(inbound.email, normalize_email)
-    given = (("phone", inbound.phone, bad_phone), ("email", inbound.email, bad_email))
-    refused = [(field, typed or "", error) for field, typed, error in given if error]
-    if phone is None and email is None:
-        reasons = "; ".join(str(error) for _, _, error in refused) or "no phone and no email"
-        field = refused[0][0] if refused else "phone"
-        raise InvalidInput(f"no way to reach the person: {reasons}", code="no_contact", field=field)
-    notes = [f"{field}: {typed.strip()}" for field, typed, _ in refused]
-    comment = "\n".join(filter(None, [inbound.comment, *notes])) or None
-    return _Person(replace(inbound, comment=comment), phone, email)
-
-
-def _usable(
-    typed: str | None, normalize: Callable[[str], _Contact]
-) -> tuple[_Contact | None, InvalidInput | None]:
-    """The contact normalised, else why it cannot be used; neither when none was typed."""
-    if typed is None or not typed.strip():
-        return None, None
-    try:
-        return normalize(typed), None
-    except InvalidInput as error:
-        return None, error
-
-
 async def reject(
     session: AsyncSession,
     *,
@@ -241,7 +176,7 @@ async def reject(
 
 
 async def _take(
-    session: AsyncSession, source: LeadSource, team: Team, person: _Person, now: datetime
+    session: AsyncSession, source: LeadSource, team: Team, person: Person, now: datetime
 ) -> int:
     inbound, phone, email = person.inbound, person.phone, person.email
     existing = await find_duplicate(
@@ -260,8 +195,8 @@ async def _take(
         stage=preset(team.preset).first_stage,
         created_at=now,
         state=LeadState.POOL,
-        **_fitted(
-            name=_display_name(inbound, phone, email),
+        **fitted(
+            name=display_name(person),
             phone_raw=phone.raw if phone else None,
             campaign=source.campaign or inbound.utm.get("utm_campaign"),
             region=inbound.region,
@@ -294,20 +229,6 @@ def _score_new(lead: Lead, team: Team, now: datetime) -> None:
     """
     result = score(lead, team, last_intent=None, now=now)
     lead.score, lead.grade = result.points, result.grade
-
-
-def _fitted(**values: str | None) -> dict[str, str | None]:
-    """Form values cut to their lead columns: a long city must not cost the lead."""
-    return {
-        name: value[: _LEADS.c[name].type.length] if value else value
-        for name, value in values.items()
-    }
-
-
-def _display_name(inbound: Inbound, phone: Phone | None, email: str | None) -> str:
-    """The form's name, else the contact masked: a name is shown before the lead is claimed."""
-    name = (inbound.name or "").strip()
-    return name or (mask_phone(phone.e164) if phone else mask_email(email))
 
 
 async def _came_back(
@@ -377,27 +298,8 @@ async def read(
     found = items(source.kind, parse_body(content_type, body))
     if source.kind == "meta" and fill is not None:
         found = await fill(found, source.access_token)
-    inbounds = [_storable(extract(source.mapping, item.fields)) for item in found]
+    inbounds = [storable(extract(source.mapping, item.fields)) for item in found]
     return inbounds, _event_key(headers, found)
-
-
-def _storable(inbound: Inbound) -> Inbound:
-    """The fields as a database can hold them.
-
-    A NUL or a lone surrogate (JSON's `\\ud800`) would fail every write of the lead, and so
-    every retry of the delivery.
-    """
-    values = {field.name: getattr(inbound, field.name) for field in fields(inbound)}
-    return replace(inbound, **{name: _storable_text(value) for name, value in values.items()})
-
-
-def _storable_text(value: Any) -> Any:
-    """A text, or each text of a mapping, without NUL and with `?` for what UTF-8 cannot be."""
-    if isinstance(value, dict):
-        return {key: _storable_text(text) for key, text in value.items()}
-    if isinstance(value, str):
-        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return value
 
 
 def _event_key(headers: Mapping[str, str], found: list[Item]) -> str | None:
@@ -422,7 +324,7 @@ async def replay(
     team = await session.get_one(Team, source.team_id)
     # A replay that would be refused again changes nothing: the delivery stays rejected.
     inbounds, _ = await read(source, journal.headers, journal.body, fill)
-    _prepared(inbounds, team)
+    people(inbounds, team)
     # Apart from this session, they stay loaded through a rollback in intake (a lost race).
     session.expunge(source)
     session.expunge(team)

@@ -47,6 +47,14 @@ _LOAD = (
     .correlate(User)
     .scalar_subquery()
 )
+_USERS = User.__table__  # type: ignore[attr-defined]
+
+
+def _in_rotation(users: sa.FromClause) -> tuple[sa.ColumnElement[bool], ...]:
+    """In SQL, as `in_rotation`: the reps round robin takes turns with, in a team."""
+    return (users.c.role == Role.REP, users.c.is_active, users.c.on_shift, users.c.reachable)
+
+
 #: A rep's own cap on open leads, else the team's (None: no cap).
 _CAP = func.coalesce(col(User.max_open_leads), sa.bindparam("team_cap", type_=sa.Integer))
 #: Active, on-shift, reachable reps of the team below their cap, not excluded and not
@@ -54,10 +62,7 @@ _CAP = func.coalesce(col(User.max_open_leads), sa.bindparam("team_cap", type_=sa
 #: load than the query takes to run).
 _ELIGIBLE = select(User.id, User.telegram_id).where(
     User.team_id == sa.bindparam("team_id"),
-    User.role == Role.REP,
-    col(User.is_active),
-    col(User.on_shift),
-    col(User.reachable),
+    *_in_rotation(_USERS),
     col(User.id).not_in(sa.bindparam("exclude", expanding=True)),
     col(User.id).not_in(
         select(ClaimBlock.user_id).where(
@@ -95,7 +100,6 @@ _NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
 _LEADS = Lead.__table__  # type: ignore[attr-defined]
 _NEW_LEAD = sa.insert(_LEADS).returning(_LEADS.c.id)
 _LEAD_COLUMNS = tuple(column.key for column in _LEADS.columns if column.key != "id")
-_USERS = User.__table__  # type: ignore[attr-defined]
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
     sa.update(_USERS)
@@ -108,10 +112,7 @@ _TURN_FLOOR = (
     sa.select(sa.func.min(_OTHERS.c.route_credit))
     .where(
         _OTHERS.c.team_id == sa.bindparam("rep_team_id"),
-        _OTHERS.c.role == Role.REP,
-        _OTHERS.c.is_active,
-        _OTHERS.c.on_shift,
-        _OTHERS.c.reachable,
+        *_in_rotation(_OTHERS),
         _OTHERS.c.id != sa.bindparam("rep_id"),
     )
     .scalar_subquery()
