@@ -4,9 +4,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import teams, users
+from core import offers, teams, users
 from core.models import Lead, LeadState, Team, User, utcnow
 from core.pipelines import preset
 
@@ -63,3 +64,13 @@ async def lead(
     session.add(row)
     await session.commit()
     return row
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, lead_id: int, now: datetime
+) -> Lead:
+    """The rep taps Claim (in a request of their own)."""
+    async with sessions() as own:
+        return await offers.claim(
+            own, actor=await own.get_one(User, user_id), lead_id=lead_id, now=now
+        )

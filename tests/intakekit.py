@@ -136,6 +136,15 @@ async def keys_of(session: AsyncSession) -> list[str]:
     return list((await session.exec(select(IntakeKey.key).order_by(col(IntakeKey.id)))).all())
 
 
+async def nothing_stored(session: AsyncSession) -> bool:
+    """No lead, no journalled delivery, no remembered key: a refusal kept nothing."""
+    return (await leads_of(session), await journal_of(session), await keys_of(session)) == (
+        [],
+        [],
+        [],
+    )
+
+
 async def activities_of(session: AsyncSession) -> list[tuple[int, str, str | None]]:
     query = select(Activity).order_by(col(Activity.id)).execution_options(populate_existing=True)
     return [(row.lead_id, row.summary, row.intent) for row in (await session.exec(query)).all()]

@@ -36,6 +36,7 @@ from tests.intakekit import (
     lead_json,
     leads_of,
     meta_signed,
+    nothing_stored,
     sample,
     standard,
 )
@@ -122,9 +123,7 @@ async def test_google_forms_forged_or_missing_signature_is_401_and_stores_nothin
     for headers in (forged, unsigned):
         response = await client.post("/webhooks/leads/gform", content=body, headers=headers)
         assert response.status_code == 401, response.text
-    assert await leads_of(session) == []
-    assert await journal_of(session) == []
-    assert await keys_of(session) == []
+    assert await nothing_stored(session)
     assert await counted(client, "gform", "unauthenticated") == 2
 
 
@@ -332,9 +331,7 @@ async def test_a_meta_post_without_x_hub_signature_is_401_and_stores_nothing(
     )
     assert response.status_code == 401, response.text
     assert response.json() == {"detail": "missing or wrong signature"}
-    assert await leads_of(session) == []
-    assert await journal_of(session) == []
-    assert await keys_of(session) == []
+    assert await nothing_stored(session)
     assert await counted(client, "fb", "unauthenticated") == 1
 
 

@@ -20,18 +20,10 @@ from tests.botkit import BotUnderTest
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def _claim(sessions: Sessions, user_id: int, lead_id: int, now: datetime) -> Lead:
-    """The rep taps Claim (in a request of their own)."""
-    async with sessions() as own:
-        return await offers.claim(
-            own, actor=await own.get_one(User, user_id), lead_id=lead_id, now=now
-        )
-
-
 async def _refusal(sessions: Sessions, user_id: int, lead_id: int, now: datetime) -> str:
     """The code of the Conflict a claim is refused with."""
     with pytest.raises(Conflict) as refused:
-        await _claim(sessions, user_id, lead_id, now)
+        await factories.claim(sessions, user_id, lead_id, now)
     return refused.value.code
 
 
@@ -93,7 +85,7 @@ async def test_a_claim_after_the_deadline_is_refused_and_the_lead_moves_on_at_th
     async with sessions() as tick:
         await offers.expire_offers(tick, late)
     assert await _holder(sessions, offer.lead_id) == ("offered", boris_id)
-    taken = await _claim(sessions, boris_id, offer.lead_id, late + timedelta(minutes=1))
+    taken = await factories.claim(sessions, boris_id, offer.lead_id, late + timedelta(minutes=1))
     assert (taken.state, taken.owner_id) == ("owned", boris_id)
 
 
@@ -107,7 +99,9 @@ async def test_a_claim_a_second_before_the_deadline_wins(
     offer = await route(session, lead=lead, team=team, now=utcnow())
     await session.commit()
 
-    taken = await _claim(sessions, anna_id, offer.lead_id, offer.deadline - timedelta(seconds=1))
+    taken = await factories.claim(
+        sessions, anna_id, offer.lead_id, offer.deadline - timedelta(seconds=1)
+    )
     assert (taken.state, taken.owner_id) == ("owned", anna_id)
     async with sessions() as fresh:
         outcomes = (await fresh.exec(select(LeadOffer.outcome))).all()
@@ -173,7 +167,7 @@ async def test_a_lead_claimed_from_the_pool_after_a_stale_return_starts_a_fresh_
     assert await _holder(sessions, lead_id) == ("pool", None)
 
     claimed_at = now + timedelta(days=1, minutes=1)
-    await _claim(sessions, boris_id, lead_id, claimed_at)
+    await factories.claim(sessions, boris_id, lead_id, claimed_at)
     await _tick(sessions, claimed_at + timedelta(minutes=10))
     await _tick(sessions, claimed_at + timedelta(days=28))
     assert await _holder(sessions, lead_id) == ("owned", boris_id)
@@ -200,7 +194,7 @@ async def test_a_lead_released_long_ago_is_not_stale_when_claimed_from_the_pool(
         await lifecycle.release(own, actor=anna, lead_id=lead_id, reason="no budget", now=long_ago)
 
     now = utcnow()
-    await _claim(sessions, boris_id, lead_id, now)
+    await factories.claim(sessions, boris_id, lead_id, now)
     await _tick(sessions, now + timedelta(minutes=10))
     assert await _holder(sessions, lead_id) == ("owned", boris_id)
     assert await _warned(sessions) == []
@@ -331,7 +325,7 @@ async def test_claiming_a_lead_brings_its_waiting_tasks_to_the_new_owner(
             own, actor=maria, lead_id=lead_id, title="Check who took it", due=now, now=now
         )
 
-    await _claim(sessions, boris_id, lead_id, now + timedelta(minutes=1))
+    await factories.claim(sessions, boris_id, lead_id, now + timedelta(minutes=1))
     assert await _today(sessions, boris_id, now + timedelta(minutes=2)) == ["Send quote"]
     assert await _assignees(sessions, lead_id) == {
         "Send quote": boris_id,

@@ -21,7 +21,6 @@ from core.models import (
     LeadOffer,
     OutboxMessage,
     Team,
-    User,
     utcnow,
 )
 from core.routing import Offer, route
@@ -31,14 +30,9 @@ from tests import factories
 ON_POSTGRES = os.environ.get("LEADLOOP_TEST_DATABASE", "sqlite") == "postgresql"
 
 
-async def _new_lead(session: AsyncSession, team: Team, **fields) -> Lead:
-    """A lead waiting to be routed (in the pool, nobody's)."""
-    return await factories.lead(session, team, **fields)
-
-
 async def _routed(session: AsyncSession, team: Team, now: datetime) -> tuple[Lead, Offer | None]:
     """A new lead of the team, routed at `now` and committed."""
-    lead = await _new_lead(session, team)
+    lead = await factories.lead(session, team)
     offer = await route(session, lead=lead, team=team, now=now)
     await session.commit()
     return lead, offer
@@ -61,16 +55,6 @@ async def _pushes(sessions: async_sessionmaker[AsyncSession]) -> list[tuple]:
 async def _lead(sessions: async_sessionmaker[AsyncSession], lead_id: int) -> Lead:
     async with sessions() as fresh:
         return await fresh.get_one(Lead, lead_id)
-
-
-async def _claim(
-    sessions: async_sessionmaker[AsyncSession], user_id: int, lead_id: int, now: datetime
-) -> Lead:
-    """The rep taps Claim (in a request of their own)."""
-    async with sessions() as own:
-        return await offers.claim(
-            own, actor=await own.get_one(User, user_id), lead_id=lead_id, now=now
-        )
 
 
 def _deadline_job(sessions: async_sessionmaker[AsyncSession]):
@@ -252,7 +236,7 @@ async def test_inactive_and_unreachable_reps_are_never_offered_and_then_every_ma
     now = utcnow()
     lead_ids = []
     for n in range(3):
-        lead = await _new_lead(session, team, name=f"L{n}")
+        lead = await factories.lead(session, team, name=f"L{n}")
         await route(session, lead=lead, team=team, now=now)
         await session.commit()
         lead_ids.append(lead.id)
@@ -261,7 +245,7 @@ async def test_inactive_and_unreachable_reps_are_never_offered_and_then_every_ma
 
     anna.reachable = False
     await session.commit()
-    last = await _new_lead(session, team, name="Nobody")
+    last = await factories.lead(session, team, name="Nobody")
     assert await route(session, lead=last, team=team, now=now) is None
     await session.commit()
     pooled = await _lead(sessions, last.id)
@@ -294,7 +278,7 @@ async def test_rules_match_region_tag_and_profile_and_a_miss_falls_through(
 
     async def routed_to(**fields) -> int | None:
         lead_tags = fields.pop("tags", ())
-        lead = await _new_lead(session, team, **fields)
+        lead = await factories.lead(session, team, **fields)
         await tags.attach(session, lead, lead_tags)
         await session.flush()
         offer = await route(session, lead=lead, team=team, now=now)
@@ -382,7 +366,7 @@ async def test_a_rep_a_lead_was_reassigned_away_from_cannot_get_it_back_during_t
 
     soon = now + timedelta(hours=1)
     with pytest.raises(Conflict) as cooling:
-        await _claim(sessions, anna_id, lead_id, soon)
+        await factories.claim(sessions, anna_id, lead_id, soon)
     assert cooling.value.code == "cooling_down"
     # Round robin would pick Anna first (lowest id, no leads offered yet).
     offer = await route(session, lead=lead, team=team, now=soon)
@@ -394,7 +378,7 @@ async def test_a_rep_a_lead_was_reassigned_away_from_cannot_get_it_back_during_t
     assert (await _lead(sessions, lead_id)).state == "pool"
     assert [user_id for _, user_id, _, _ in await _offers(sessions)] == [clara_id]
 
-    taken = await _claim(sessions, anna_id, lead_id, now + timedelta(hours=25))
+    taken = await factories.claim(sessions, anna_id, lead_id, now + timedelta(hours=25))
     assert (taken.state, taken.owner_id) == ("owned", anna_id)
 
 
@@ -416,7 +400,7 @@ async def test_a_rep_whose_stale_lead_was_taken_back_cannot_claim_it_during_the_
     assert [tuple(block) for block in blocks] == [(anna_id, now + timedelta(hours=24))]
 
     with pytest.raises(Conflict) as cooling:
-        await _claim(sessions, anna_id, lead_id, now + timedelta(hours=1))
+        await factories.claim(sessions, anna_id, lead_id, now + timedelta(hours=1))
     assert cooling.value.code == "cooling_down"
     offer = await route(session, lead=lead, team=team, now=now + timedelta(hours=1))
     await session.commit()
