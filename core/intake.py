@@ -36,9 +36,13 @@ from core.pipelines import preset
 from core.races import retry_on_race
 from core.routing import route
 from core.scoring import score
+from core.sources import KEY_HEADERS
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
 KEY_LIFETIME = timedelta(hours=72)
+#: Headers that carry a source's secret itself (a bearer key, Tilda's API key): the journal
+#: keeps them as "***", so that reading it reveals no key (a replay checks no signature).
+_SECRET_HEADERS = frozenset({"authorization", *KEY_HEADERS})
 #: Headers in which senders name a delivery, before the vendors' own event ids.
 _EVENT_HEADERS = ("webhook-id", "idempotency-key")
 
@@ -274,7 +278,10 @@ async def _journal(
     row = {
         "source_id": source.id,
         "received_at": now,
-        "headers": dict(delivery.headers),
+        "headers": {
+            name: "***" if name in _SECRET_HEADERS else value
+            for name, value in delivery.headers.items()
+        },
         "body": delivery.body,
         "idempotency_key": key,
         "outcome": outcome,

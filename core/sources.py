@@ -17,6 +17,8 @@ from core.tags import clean as clean_tag
 from core.teams import get_team
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Headers in which a Tilda source's API key may arrive (Tilda signs nothing).
+KEY_HEADERS = ("x-api-key", "api-key", "x-leadloop-key")
 #: Fields a mapping may fill: the lead's own, utm_*, or profile.<attribute>.
 MAPPABLE = (*DEFAULT_KEYS, *UTM_FIELDS)
 #: Requests a second, and requests at once: bounded so that the rate limiter's arithmetic

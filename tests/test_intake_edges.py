@@ -335,6 +335,32 @@ async def test_a_meta_post_without_x_hub_signature_is_401_and_stores_nothing(
     assert await counted(client, "fb", "unauthenticated") == 1
 
 
+# --- the journal keeps no key -------------------------------------------------------------
+
+
+async def test_the_journal_keeps_the_headers_but_not_the_keys_they_carried(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    await add_source(session, "site", "generic", secret=WHSEC)
+    await add_source(session, "tilda", "tilda", secret="tilda-key")
+    bearer = await client.post(
+        "/webhooks/leads/site", content=lead_json("Anna", "+7 916 300 00 01"), headers=BEARER
+    )
+    keyed = await client.post(
+        "/webhooks/leads/tilda",
+        content=b"Name=Boris&Phone=%2B79163000002",
+        headers={"content-type": "application/x-www-form-urlencoded", "x-api-key": "tilda-key"},
+    )
+    assert (bearer.status_code, keyed.status_code) == (200, 200)
+    query = select(WebhookDelivery).order_by(col(WebhookDelivery.id))
+    first, second = (await session.exec(query)).all()
+    assert first.headers["authorization"] == "***"
+    assert (second.headers["x-api-key"], second.headers["content-type"]) == (
+        "***",
+        "application/x-www-form-urlencoded",
+    )
+
+
 # --- dedup by email ------------------------------------------------------------------------
 
 

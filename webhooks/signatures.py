@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qs
 
+from core.sources import KEY_HEADERS
+
 #: Standard Webhooks refuse messages whose timestamp is further than this from now.
 TOLERANCE_SECONDS = 5 * 60
 #: ASCII digits only (`str.isdigit` takes "²" too), and at most 12 of them: more would be
@@ -56,7 +58,7 @@ def google_forms(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
 
 def tilda(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """Tilda signs nothing: its API key arrives as a header, or as a form or JSON field."""
-    for name in ("x-api-key", "api-key", "x-leadloop-key"):
+    for name in KEY_HEADERS:
         if name in headers:
             return same(headers[name], secret)
     return same(_body_field(body, ("api_key", "apikey", "key")), secret)
