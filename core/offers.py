@@ -25,7 +25,7 @@ from core.models import (
     Team,
     User,
 )
-from core.routing import load_and_cap, route
+from core.routing import load_and_cap, lock_rep, route
 
 _BATCH = 100
 #: How long before a stale lead goes back to the pool its owner is warned, at the least.
@@ -38,7 +38,8 @@ async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: dateti
     if lead is None or lead.team_id != actor.team_id or actor.role not in (Role.REP, Role.MANAGER):
         raise NotFound(f"lead {lead_id} not found", code="lead_not_found")
     team = await session.get_one(Team, lead.team_id)
-    await _check_hoarding(session, actor, team, lead, now)
+    await _check_cooldown(session, actor, lead, now)
+    already_theirs = lead.owner_id == actor.id
     offered = sa.and_(
         col(Lead.state) == LeadState.OFFERED,
         sa.or_(col(Lead.owner_id) == actor.id, col(Lead.owner_id).is_(None)),
@@ -52,6 +53,8 @@ async def claim(session: AsyncSession, *, actor: User, lead_id: int, now: dateti
     )
     if result.rowcount != 1:
         raise await _refusal(session, lead, actor, now)
+    if not already_theirs:  # offered to them, it counted towards their cap already
+        await _check_cap(session, actor, team)
     await _close_offers(session, lead_id, "claimed", now)
     await hand_over_tasks(session, lead, to=actor, only_unassigned=True)
     audit.lead_changed(session, lead_id, "claim", actor=actor)
@@ -75,9 +78,7 @@ async def _refusal(session: AsyncSession, lead: Lead, actor: User, now: datetime
     return Conflict("someone else took this lead first", code="already_claimed")
 
 
-async def _check_hoarding(
-    session: AsyncSession, actor: User, team: Team, lead: Lead, now: datetime
-) -> None:
+async def _check_cooldown(session: AsyncSession, actor: User, lead: Lead, now: datetime) -> None:
     blocked = await session.exec(
         select(ClaimBlock.until).where(
             ClaimBlock.lead_id == lead.id, ClaimBlock.user_id == actor.id, ClaimBlock.until > now
@@ -87,11 +88,16 @@ async def _check_hoarding(
         raise Conflict(
             "you let this lead go recently: wait before claiming it again", code="cooling_down"
         )
-    if lead.owner_id == actor.id:
-        return  # already theirs: claiming it adds nothing to their load
+
+
+async def _check_cap(session: AsyncSession, actor: User, team: Team) -> None:
+    """After the claim's UPDATE, with the rep's row locked: two claims by one rep at once are
+    counted one after the other, never both against the load before either."""
+    await lock_rep(session, actor)
     load, cap = await load_and_cap(session, actor, team)
-    if cap is not None and load >= cap:
-        raise Conflict(f"you have {load} open leads, the team's cap", code="cap_reached", cap=cap)
+    if cap is not None and load > cap:
+        await session.rollback()
+        raise Conflict(f"you have {cap} open leads, the team's cap", code="cap_reached", cap=cap)
 
 
 async def _close_offers(session: AsyncSession, lead_id: int, outcome: str, now: datetime) -> None:

@@ -238,11 +238,24 @@ async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool
     return str(lead.profile.get(key, "")).casefold() == value
 
 
+_LOAD_AND_CAP = select(_LOAD, _CAP).where(col(User.id) == sa.bindparam("rep_id"))
+#: The rep's row locked as routing locks it (FOR NO KEY UPDATE).
+_LOCK_REP = (
+    select(User.id).where(col(User.id) == sa.bindparam("rep_id")).with_for_update(key_share=True)
+)
+
+
+async def lock_rep(session: AsyncSession, rep: User) -> None:
+    """Hold the rep's row until the transaction ends: whatever else adds to their load (an
+    offer, another claim) waits. Count after this, in a statement of its own: a read that
+    waited for the lock sees only the locked row anew (PostgreSQL), not the leads counted."""
+    await session.exec(_LOCK_REP, params={"rep_id": rep.id})
+
+
 async def load_and_cap(session: AsyncSession, rep: User, team: Team) -> tuple[int, int | None]:
     """The rep's open leads and their cap (their own, else the team's; None: no cap)."""
-    query = select(_LOAD, _CAP).where(col(User.id) == sa.bindparam("rep_id"))
     params = {"rep_id": rep.id, "team_cap": team.max_open_leads}
-    load, cap = (await session.exec(query, params=params)).one()
+    load, cap = (await session.exec(_LOAD_AND_CAP, params=params)).one()
     return load, cap
 
 

@@ -101,6 +101,24 @@ async def test_pool_and_shift(bot: BotUnderTest, session: AsyncSession) -> None:
     assert text_of(on).startswith("🟢 You are on shift")
 
 
+async def test_a_rep_at_the_cap_is_told_and_the_lead_stays_in_the_pool(
+    bot: BotUnderTest, session: AsyncSession
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(session, name="Alpha", values={"max_open_leads": "1"})
+    anna = await factories.user(session, team, name="Anna")
+    await factories.lead(session, team, owner=anna, name="Mine")
+    pooled = await factories.lead(session, team, name="Pooled", phone="+79123456780")
+    listing = await bot.say(anna.telegram_id, "/pool")
+    answer = await bot.press(anna.telegram_id, listing, "Pooled")
+    assert (answer.method, answer.params["text"]) == (
+        "answerCallbackQuery",
+        "You have as many open leads as your team allows. Close some first.",
+    )
+    await session.refresh(pooled)
+    assert (pooled.state, pooled.owner_id) == (LeadState.POOL, None)
+
+
 @pytest.mark.parametrize(
     ("forged", "told"),
     [

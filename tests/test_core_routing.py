@@ -188,25 +188,51 @@ async def test_a_group_race_has_exactly_one_winner(
     assert (await session.get_one(Lead, lead_id)).owner_id == winners[0]
 
 
-async def test_pool_claims_respect_the_cap_and_the_cool_down(session: AsyncSession) -> None:
+async def test_pool_claims_respect_the_cap_and_the_cool_down(
+    session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     team = await factories.team(session, "Alpha")
     await teams.update_team(session, name="Alpha", values={"max_open_leads": "1"})
     anna = await factories.user(session, team, name="Anna")
-    now = utcnow()
-    first, second = (
-        await _new_lead(session, team, name="1"),
-        await _new_lead(session, team, name="2"),
-    )
-    await offers.claim(session, actor=anna, lead_id=first.id, now=now)
+    anna_id, now = anna.id, utcnow()
+    first, second = [(await _new_lead(session, team, name=name)).id for name in ("1", "2")]
+    await factories.claim(sessions, anna_id, first, now)
     with pytest.raises(Conflict) as full:
-        await offers.claim(session, actor=anna, lead_id=second.id, now=now)
+        await factories.claim(sessions, anna_id, second, now)
     assert full.value.code == "cap_reached"
-    await lifecycle.release(session, actor=anna, lead_id=first.id, reason="busy", now=now)
+    await lifecycle.release(session, actor=anna, lead_id=first, reason="busy", now=now)
     with pytest.raises(Conflict) as cooling:
-        await offers.claim(session, actor=anna, lead_id=first.id, now=now + timedelta(hours=1))
+        await factories.claim(sessions, anna_id, first, now + timedelta(hours=1))
     assert cooling.value.code == "cooling_down"
-    claimed = await offers.claim(session, actor=anna, lead_id=first.id, now=now + timedelta(days=2))
-    assert (claimed.state, claimed.owner_id) == ("owned", anna.id)
+    claimed = await factories.claim(sessions, anna_id, first, now + timedelta(days=2))
+    assert (claimed.state, claimed.owner_id) == ("owned", anna_id)
+    session.expire_all()
+    assert (await session.get_one(Lead, second)).owner_id is None
+
+
+async def test_two_claims_at_once_by_a_rep_one_short_of_the_cap_take_one_lead(
+    session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha")
+    await teams.update_team(session, name="Alpha", values={"max_open_leads": "1"})
+    anna = await factories.user(session, team, name="Anna")
+    anna_id = anna.id
+    pooled = [(await _new_lead(session, team, name=name)).id for name in ("1", "2")]
+
+    async def tap(lead_id: int) -> str:
+        try:
+            await factories.claim(sessions, anna_id, lead_id, utcnow())
+            return "claimed"
+        except Conflict as refused:
+            return refused.code
+
+    assert sorted(await asyncio.gather(*(tap(lead_id) for lead_id in pooled))) == [
+        "cap_reached",
+        "claimed",
+    ]
+    session.expire_all()
+    owners = (await session.exec(select(Lead.owner_id).where(col(Lead.id).in_(pooled)))).all()
+    assert sorted(owners, key=str) == [anna_id, None]
 
 
 async def test_stale_leads_warn_a_day_before_then_return_to_the_pool(
