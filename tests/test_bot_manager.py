@@ -43,12 +43,16 @@ async def test_team_shows_shifts_roles_and_open_leads(
 ) -> None:
     team, maria, anna, boris = await _alpha(session)
     await users.update_user(session, telegram_id=boris.telegram_id, on_shift=False)
+    clara = await factories.user(session, team, name="Clara")
+    clara.reachable = False  # she blocked the bot
+    await session.commit()
     for name in ("Lena", "Oleg"):
         await factories.lead(session, team, owner=anna, name=name)
     reply = await bot.say(maria.telegram_id, "/team")
     lines = text_of(reply).splitlines()
-    assert lines[0] == "👥 Your team (🟢 on shift, ⚪ off shift):"
+    assert lines[0] == "👥 Your team (🟢 on shift, ⚪ off shift, 🚫 has blocked the bot):"
     assert "🟢 Anna · sales rep · 2 open leads" in lines
+    assert "🚫 Clara · sales rep · 0 open leads" in lines
     assert "🟢 Maria · manager · 0 open leads" in lines
     assert lines[-1] == "⚪ Boris · sales rep · 0 open leads"
     from_menu = await bot.say(maria.telegram_id, "👥 Team")

@@ -44,12 +44,12 @@ def lead_ids(args: str | None) -> list[int]:
 
 
 async def show_team(message: Message, session: AsyncSession, member: User) -> None:
-    """Who is on shift (🟢) or off (⚪), their role and open leads."""
+    """Who is on shift (🟢), off (⚪) or out of reach (🚫), their role and open leads."""
     people = await teams.roster(session, actor=member)
-    lines = [_("👥 <b>Your team</b> (🟢 on shift, ⚪ off shift):")]
+    lines = [_("👥 <b>Your team</b> (🟢 on shift, ⚪ off shift, 🚫 has blocked the bot):")]
     rows = [
         _("{shift} {name} · {role} · {count}").format(
-            shift="🟢" if person.on_shift else "⚪",
+            shift=_shift_mark(person),
             name=quote(person.display_name),
             role=role_label(person.role),
             count=_("{n} open lead", "{n} open leads", open_leads).format(n=open_leads),
@@ -58,6 +58,13 @@ async def show_team(message: Message, session: AsyncSession, member: User) -> No
     ]
     append_fitting(lines, rows)
     await message.answer("\n".join(lines))
+
+
+def _shift_mark(person: User) -> str:
+    """Someone who blocked the bot gets no offers, on shift or not."""
+    if not person.reachable:
+        return "🚫"
+    return "🟢" if person.on_shift else "⚪"
 
 
 async def invite(
