@@ -9,7 +9,7 @@ from core import audit, outbox
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.followups import hand_over_tasks
 from core.models import Channel, Lead, LeadState, Role, Team, User
-from core.offers import block_reclaim
+from core.offers import block_reclaim, withdraw
 from core.permissions import is_manager_of, lead_for
 
 
@@ -37,7 +37,8 @@ async def release(
     if lead.owner_id is not None:
         team = await session.get_one(Team, lead.team_id)
         block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
-    lead.owner_id, lead.state, lead.claim_deadline = None, LeadState.POOL, None
+    await withdraw(session, lead, now)
+    lead.owner_id, lead.state = None, LeadState.POOL
     await hand_over_tasks(session, lead, to=None)
     audit.lead_changed(
         session,
@@ -68,6 +69,7 @@ async def mark_lost(
         raise InvalidInput("this lead is closed already", code="already_closed")
     lead.lost_reason = _reason(reason)
     before = {"state": lead.state}
+    await withdraw(session, lead, now)
     lead.state, lead.next_action_at, lead.last_touch_at = LeadState.ARCHIVED, None, now
     audit.lead_changed(
         session,
@@ -149,7 +151,8 @@ async def reassign(
     if lead.owner_id is not None and lead.owner_id != heir.id:
         team = await session.get_one(Team, lead.team_id)
         block_reclaim(session, lead=lead, user_id=lead.owner_id, team=team, now=now)
-    lead.owner_id, lead.claim_deadline = heir.id, None
+    await withdraw(session, lead, now)
+    lead.owner_id = heir.id
     if lead.state != LeadState.ARCHIVED:
         lead.state = LeadState.OWNED
     await hand_over_tasks(session, lead, to=heir)

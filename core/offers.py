@@ -100,6 +100,14 @@ async def _check_cap(session: AsyncSession, actor: User, team: Team) -> None:
         raise Conflict(f"you have {cap} open leads, the team's cap", code="cap_reached", cap=cap)
 
 
+async def withdraw(session: AsyncSession, lead: Lead, now: datetime) -> None:
+    """An offer that ends otherwise than by a claim or its deadline (a manager reassigns,
+    releases or closes the lead; its rep leaves): its rows close, its deadline goes."""
+    if lead.state == LeadState.OFFERED:
+        await _close_offers(session, lead.id or 0, "withdrawn", now)
+    lead.claim_deadline = None
+
+
 async def _close_offers(session: AsyncSession, lead_id: int, outcome: str, now: datetime) -> None:
     await session.exec(
         update(LeadOffer)

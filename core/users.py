@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import audit, outbox, routing
+from core import audit, offers, outbox, routing
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User
+from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User, utcnow
 from core.permissions import is_manager_of
 from core.settings import LOCALES
 from core.teams import get_team
@@ -179,7 +179,7 @@ async def deactivate(
         )
     ).all()
     for lead in leads:
-        _hand_over(session, lead, successor, actor=actor, channel=channel)
+        await _hand_over(session, lead, successor, actor=actor, channel=channel)
     await _hand_over_tasks(session, leaver, [lead.id for lead in leads], successor)
     leaver.is_active = False
     leaver.on_shift = False
@@ -191,7 +191,7 @@ async def deactivate(
     return Offboarding(user=leaver, lead_ids=lead_ids, successor=successor)
 
 
-def _hand_over(
+async def _hand_over(
     session: AsyncSession,
     lead: Lead,
     successor: User | None,
@@ -200,9 +200,9 @@ def _hand_over(
     channel: Channel,
 ) -> None:
     before = {"owner_id": lead.owner_id, "state": lead.state}
+    await offers.withdraw(session, lead, utcnow())
     lead.owner_id = successor.id if successor else None
     lead.state = LeadState.OWNED if successor else LeadState.POOL
-    lead.claim_deadline = None
     audit.lead_changed(
         session,
         lead.id,

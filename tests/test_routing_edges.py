@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import intake, lifecycle, offers, rules, sources, tags, teams
+from core import intake, lifecycle, offers, rules, sources, tags, teams, users
 from core.db import create_engine, session_factory
 from core.errors import Conflict
 from core.models import (
@@ -425,3 +425,34 @@ async def test_a_rep_whose_offer_lapsed_is_not_offered_the_lead_again_in_the_cas
         ("lead_offer", anna.id, anna.telegram_id),
         ("lead_pooled", manager.id, manager.telegram_id),
     ]
+
+
+async def test_an_offer_ended_by_a_manager_or_a_leaving_rep_is_closed_as_withdrawn(
+    sessions: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    team = await factories.team(session, "Alpha")
+    anna = await factories.user(session, team, name="Anna")
+    boris = await factories.user(session, team, name="Boris")
+    clara = await factories.user(session, team, name="Clara")
+    manager = await factories.user(session, team, role="manager")
+    anna_id, boris_id, boris_chat, clara_id = anna.id, boris.id, boris.telegram_id, clara.id
+    now = utcnow()
+    reassigned, _ = await _routed(session, team, now)  # offered to Anna
+    left, _ = await _routed(session, team, now)  # offered to Boris, who then leaves
+    reassigned_id, left_id = reassigned.id, left.id
+    await lifecycle.reassign(
+        session, actor=manager, lead_id=reassigned_id, to_user_id=clara_id, now=now
+    )
+    await users.deactivate(session, telegram_id=boris_chat, reassign_to=None, to_pool=True)
+
+    assert [(lead_id, rep, outcome) for lead_id, rep, _, outcome in await _offers(sessions)] == [
+        (reassigned_id, anna_id, "withdrawn"),
+        (left_id, boris_id, "withdrawn"),
+    ]
+    for lead_id, holder in ((reassigned_id, ("owned", clara_id)), (left_id, ("pool", None))):
+        lead = await _lead(sessions, lead_id)
+        assert ((lead.state, lead.owner_id), lead.claim_deadline) == (holder, None)
+    async with sessions() as tick:  # nothing is left for the deadline job to move
+        await offers.expire_offers(tick, now + timedelta(hours=1))
+    assert (await _lead(sessions, reassigned_id)).owner_id == clara_id
+    assert len(await _offers(sessions)) == 2  # and nobody was offered them anew
