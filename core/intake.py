@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import outbox, tags
+from core import outbox, tags, teams
 from core.db import insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.intake_items import Person, display_name, fitted, people, storable, storable_text
@@ -238,7 +238,8 @@ def _score_new(lead: Lead, team: Team, now: datetime) -> None:
 async def _came_back(
     session: AsyncSession, lead: Lead, source: LeadSource, inbound: Inbound, now: datetime
 ) -> None:
-    """A known person asked again: an activity on their lead, and a word to its owner."""
+    """A known person asked again: an activity on their lead, and a word to its owner (to the
+    team's managers when nobody owns it: a pooled lead asked for again is worth a look)."""
     summary = inbound.comment or ""
     session.add(
         Activity(
@@ -251,17 +252,19 @@ async def _came_back(
         )
     )
     lead.last_touch_at = now
-    if lead.owner_id is None:
-        return
-    owner = await session.get_one(User, lead.owner_id)
-    await outbox.enqueue(
-        session,
-        kind="lead_returned",
-        chat_id=owner.telegram_id,
-        recipient_id=owner.id,
-        params={"lead_id": lead.id, "lead_name": lead.name, "source": source.name},
-        dedup_key=f"returned:{lead.id}:{now.isoformat()}",
-    )
+    if lead.owner_id is not None:
+        told = [await session.get_one(User, lead.owner_id)]
+    else:
+        told = await teams.managers(session, lead.team_id)
+    for person in told:
+        await outbox.enqueue(
+            session,
+            kind="lead_returned",
+            chat_id=person.telegram_id,
+            recipient_id=person.id,
+            params={"lead_id": lead.id, "lead_name": lead.name, "source": source.name},
+            dedup_key=f"returned:{lead.id}:{person.id}:{now.isoformat()}",
+        )
 
 
 async def _journal(

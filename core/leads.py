@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import audit, outbox, tags
+from core import audit, outbox, tags, teams
 from core.contacts import clean_name, normalize_email, normalize_phone
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.masking import mask_name, mask_phone
@@ -203,12 +203,7 @@ async def ask_for_access(
     lead = await session.get(Lead, lead_id)
     if attempt.first() is None or lead is None:
         raise NotFound(f"lead {lead_id} not found", code="lead_not_found")
-    managers = await session.exec(
-        select(User).where(
-            User.team_id == lead.team_id, User.role == Role.MANAGER, col(User.is_active)
-        )
-    )
-    recipients = {user.id: user for user in managers}
+    recipients = {user.id: user for user in await teams.managers(session, lead.team_id)}
     if lead.owner_id is not None:
         recipients[lead.owner_id] = await session.get_one(User, lead.owner_id)
     recipients.pop(actor.id, None)

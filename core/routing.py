@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import outbox
+from core import outbox, teams
 from core.masking import mask_email, mask_phone
 from core.models import (
     ClaimBlock,
@@ -327,10 +327,7 @@ async def to_pool(session: AsyncSession, *, lead: Lead, team: Team, now: datetim
     """Nobody can take the lead now: it waits in the pool and the managers are told."""
     lead.state, lead.owner_id, lead.claim_deadline = LeadState.POOL, None, None
     await _save(session, lead)
-    managers = await session.exec(
-        select(User).where(User.team_id == team.id, User.role == Role.MANAGER, col(User.is_active))
-    )
-    for manager in managers:
+    for manager in await teams.managers(session, team.id):
         await outbox.enqueue(
             session,
             kind="lead_pooled",

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import audit
 from core.contacts import is_supported_region
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from core.models import Channel, Lead, LeadState, Team, User
+from core.models import Channel, Lead, LeadState, Role, Team, User
 from core.permissions import is_manager_of
 from core.pipelines import PRESETS
 from core.scoring import DEFAULT_WEIGHTS
@@ -252,6 +252,14 @@ async def managed_team(session: AsyncSession, *, actor: User) -> Team:
     if actor.team_id is None or not is_manager_of(actor, actor.team_id):
         raise Forbidden("a team's settings are for its manager", code="managers_only")
     return await session.get_one(Team, actor.team_id)
+
+
+async def managers(session: AsyncSession, team_id: int | None) -> list[User]:
+    """The team's active managers: who is told what concerns the team (a pooled lead...)."""
+    rows = await session.exec(
+        select(User).where(User.team_id == team_id, User.role == Role.MANAGER, col(User.is_active))
+    )
+    return list(rows.all())
 
 
 async def roster(session: AsyncSession, *, actor: User) -> list[tuple[User, int]]:

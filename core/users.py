@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import audit, offers, outbox, routing
+from core import audit, offers, outbox, routing, teams
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User, utcnow
 from core.permissions import is_manager_of
@@ -242,12 +242,7 @@ async def _announce_handover(
             dedup_key=f"offboard:{leaver.id}:to:{successor.id}:{lead_ids[0]}",
         )
         return
-    managers = await session.exec(
-        select(User).where(
-            User.team_id == leaver.team_id, User.role == Role.MANAGER, col(User.is_active)
-        )
-    )
-    for manager in managers:
+    for manager in await teams.managers(session, leaver.team_id):
         await outbox.enqueue(
             session,
             kind="leads_to_pool",

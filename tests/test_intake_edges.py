@@ -388,6 +388,26 @@ async def test_the_same_email_in_other_case_is_a_comeback_not_a_second_lead(
     ]
 
 
+async def test_a_pooled_lead_asking_again_is_told_to_the_teams_managers(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")  # no reps: leads pool
+    managers = [await factories.user(session, team, role="manager") for _ in range(2)]
+    manager_ids = [manager.id for manager in managers]
+    await add_source(session, "site", "generic", secret=WHSEC)
+    for comment in ("", "still interested"):
+        body = lead_json("Lena", "+7 916 400 00 01", comment=comment)
+        response = await client.post("/webhooks/leads/site", content=body, headers=BEARER)
+        assert response.status_code == 200, response.text
+    [lead] = await leads_of(session)
+    assert (lead.state, lead.owner_id) == ("pool", None)
+    pushes = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    assert [(push.kind, push.recipient_id) for push in pushes] == [
+        *(("lead_pooled", manager_id) for manager_id in manager_ids),
+        *(("lead_returned", manager_id) for manager_id in manager_ids),
+    ]
+
+
 # --- the served schema ---------------------------------------------------------------------
 
 
