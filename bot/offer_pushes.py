@@ -23,6 +23,29 @@ def claim_button(lead_id: int) -> Any:
 
 def lead_offer(params: dict[str, Any], reader: Reader) -> Rendered:
     """A new lead for a rep (or the team's group): masked contact, essentials, the deadline."""
+    lines = _essentials(params, reader)
+    deadline = datetime.fromisoformat(params["deadline"])
+    when = formatting.moment(deadline, reader.timezone)
+    if params.get("group"):
+        lines.append(_("⏳ First to claim takes it, until {when}.").format(when=when))
+    else:
+        lines.append(
+            _("⏳ Claim it by {when} ({left}), or it goes to the next rep.").format(
+                when=when, left=formatting.relative(deadline, utcnow())
+            )
+        )
+    return Rendered("\n".join(lines), claim_button(params["lead_id"]))
+
+
+def group_post_closed(params: dict[str, Any], reader: Reader) -> Rendered:
+    """The team's group post of a lead nobody claimed in time, edited: no more Claim button."""
+    lines = _essentials(params, reader)
+    lines.append(_("⌛ Nobody claimed it in time: it was passed on by the team's rules."))
+    return Rendered("\n".join(lines), edits=params["message_id"])
+
+
+def _essentials(params: dict[str, Any], reader: Reader) -> list[str]:
+    """An offer's lines before its deadline: the name, source, masked contact, profile, budget."""
     lines = [
         _("🔥 New lead: <b>{name}</b>").format(name=quote(params["name"])),
         _("Source: {source}").format(source=quote(source_label(params.get("source")))),
@@ -43,17 +66,7 @@ def lead_offer(params: dict[str, Any], reader: Reader) -> Rendered:
                 )
             )
         )
-    deadline = datetime.fromisoformat(params["deadline"])
-    when = formatting.moment(deadline, reader.timezone)
-    if params.get("group"):
-        lines.append(_("⏳ First to claim takes it, until {when}.").format(when=when))
-    else:
-        lines.append(
-            _("⏳ Claim it by {when} ({left}), or it goes to the next rep.").format(
-                when=when, left=formatting.relative(deadline, utcnow())
-            )
-        )
-    return Rendered("\n".join(lines), claim_button(params["lead_id"]))
+    return lines
 
 
 def lead_pooled(params: dict[str, Any], reader: Reader) -> Rendered:
@@ -85,5 +98,6 @@ RENDERERS = {
     "lead_offer": lead_offer,
     "lead_pooled": lead_pooled,
     "lead_returned": lead_returned,
+    "group_post_closed": group_post_closed,
     "stale_warning": stale_warning,
 }

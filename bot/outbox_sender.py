@@ -1,8 +1,8 @@
 """The outbox sender: the one dispatcher that delivers due outbox rows to Telegram.
 
 Rows are claimed with `core.outbox.claim_due` (a lease, so that other passes and instances skip
-them), rendered for their reader at the moment they go out, sent, and marked sent only once
-Telegram answered ok. Each database step has a short session of its own: no transaction stays
+them), rendered for their reader at the moment they go out, sent (or, when a push replaces an
+earlier message, edited in place), and marked sent only once Telegram answered ok. Each database step has a short session of its own: no transaction stays
 open while Telegram is called.
 
 Pacing uses aiolimiter's `AsyncLimiter`, a leaky bucket that makes a caller wait for its turn
@@ -309,7 +309,7 @@ class OutboxSender:
             if rendered is None:
                 await self._step(outbox.give_up, message_id=row.id, error="nothing to send")
                 return 0
-            answer = await self._send(lane, row.chat_id, rendered)
+            telegram_id = await self._send(lane, row.chat_id, rendered)
         except TelegramRetryAfter as error:
             lane.flood_until = self.clock() + timedelta(seconds=error.retry_after)
             return Halt(self._describe(error), lane.flood_until)
@@ -318,7 +318,7 @@ class OutboxSender:
         except Exception as error:  # settled on this row alone; the chat goes on
             await self._failed(row, error)
             return 0
-        await self._record(outbox.Sent(row.id or 0, answer.message_id, self.clock()))
+        await self._record(outbox.Sent(row.id or 0, telegram_id, self.clock()))
         return 1
 
     async def _record(self, sent: outbox.Sent) -> None:
@@ -345,13 +345,23 @@ class OutboxSender:
         async with self.sessions() as session:
             return await self.render(session, row)
 
-    async def _send(self, lane: Lane, chat_id: int, rendered: Rendered) -> Message:
-        """Wait for the chat's turn, then for the bot's, then send."""
+    async def _send(self, lane: Lane, chat_id: int, rendered: Rendered) -> int:
+        """Wait for the chat's turn, then for the bot's, then send (or edit); the message's id."""
         await lane.limiter.acquire()
         await self._global.acquire()
-        return await self.bot.send_message(
+        if rendered.edits is not None:
+            await self.bot.edit_message_text(
+                rendered.text,
+                chat_id=chat_id,
+                message_id=rendered.edits,
+                reply_markup=rendered.reply_markup,
+                parse_mode="HTML",
+            )
+            return rendered.edits
+        sent = await self.bot.send_message(
             chat_id, rendered.text, reply_markup=rendered.reply_markup, parse_mode="HTML"
         )
+        return sent.message_id
 
     async def _failed(self, row: OutboxMessage, error: Exception) -> None:
         """Give up after a 4xx; retry anything else with backoff (network, 5xx, a bug)."""

@@ -13,10 +13,12 @@ TEXT_BUDGET = 3900
 
 @dataclass(frozen=True)
 class Rendered:
-    """A message ready for sendMessage: HTML text and optional inline buttons."""
+    """A message ready for Telegram: HTML text and optional inline buttons."""
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    #: The id of a message sent earlier that this one replaces (an edit), else None (a new one).
+    edits: int | None = None
 
 
 def markup(keyboard: InlineKeyboardBuilder) -> InlineKeyboardMarkup | None:

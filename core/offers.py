@@ -137,6 +137,9 @@ async def expire_offers(session: AsyncSession, now: datetime) -> None:
     ).all()
     for lead in due:
         offers = (await session.exec(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all()
+        for offer in offers:
+            if offer.user_id is None and offer.outcome == "pending":
+                await _close_group_post(session, offer)
         await _close_offers(session, lead.id or 0, "expired", now)
         team = await session.get_one(Team, lead.team_id)
         tried = {offer.user_id for offer in offers if offer.user_id is not None}
@@ -150,6 +153,23 @@ async def expire_offers(session: AsyncSession, now: datetime) -> None:
             after={"state": lead.state},
         )
     await session.commit()
+
+
+async def _close_group_post(session: AsyncSession, offer: LeadOffer) -> None:
+    """Nobody in the group took the lead in time: the post loses its Claim button and says so
+    (not posted yet, it is not posted at all)."""
+    post = await outbox.recall(
+        session, dedup_key=f"offer:{offer.id}", reason="the offer ended before it was posted"
+    )
+    if post is None or post.telegram_message_id is None:
+        return
+    await outbox.enqueue(
+        session,
+        kind="group_post_closed",
+        chat_id=post.chat_id,
+        params={**post.params, "message_id": post.telegram_message_id},
+        dedup_key=f"closed:{offer.id}",
+    )
 
 
 async def return_stale(session: AsyncSession, now: datetime) -> None:

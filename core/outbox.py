@@ -77,6 +77,19 @@ async def enqueue(
     session.sync_session.info[_ROWS_ADDED] = True
 
 
+async def recall(session: AsyncSession, *, dedup_key: str, reason: str) -> OutboxMessage | None:
+    """A message that no longer holds: still queued, it is never sent; sent, it is returned,
+    so that the caller may queue an edit of it (None otherwise)."""
+    query = select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
+    row = (await session.exec(query)).first()
+    if row is None or row.status == OutboxStatus.FAILED:
+        return None
+    if row.status == OutboxStatus.PENDING:
+        row.status, row.last_error = OutboxStatus.FAILED, reason
+        return None
+    return row
+
+
 #: Built once, like the other statements the sender runs for every message.
 _DUE = (
     select(OutboxMessage)

@@ -1,10 +1,12 @@
 """Offers reach a rep's phone masked, with a Claim button; the first tap wins; /pool, /shift."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import teams
+from core import offers, teams
 from core.models import Lead, LeadState, User, utcnow
 from core.routing import route
 from tests import factories
@@ -73,6 +75,52 @@ async def test_a_group_race_tells_the_late_tapper(
     assert late.params["show_alert"] is True
     edited = bot.standin.calls_of("editMessageText")
     assert len(edited) == 1 and text_of(edited[0]).endswith("✅ Taken by Anna")
+
+
+async def test_a_group_post_nobody_claims_loses_its_button_and_the_lead_goes_to_a_rep(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(
+        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
+    )
+    anna = await factories.user(session, team, name="Anna")
+    anna_chat = anna.telegram_id
+    lead = await _offered(session, team)
+    deadline = lead.claim_deadline
+    await bot.deliver_pushes(sessions)
+    post = message_of(await bot.shown(-100777, since=0))
+
+    async with sessions() as tick:
+        await offers.expire_offers(tick, deadline + timedelta(seconds=1))
+    since = bot.mark()
+    assert await bot.deliver_pushes(sessions) == 2
+    edited = await bot.shown(-100777, since=since, method="editMessageText")
+    assert edited.params["message_id"] == post["message_id"]
+    assert text_of(edited).startswith("🔥 New lead: Lena <Li>\nSource: tilda")
+    assert text_of(edited).endswith(
+        "⌛ Nobody claimed it in time: it was passed on by the team's rules."
+    )
+    assert button_texts(edited) == []
+    offer = await bot.shown(anna_chat, since=since)
+    assert button_texts(offer) == ["✋ Claim"]
+
+
+async def test_a_group_post_not_yet_sent_when_its_time_ran_out_is_never_sent(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(
+        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
+    )
+    anna = await factories.user(session, team, name="Anna")
+    anna_chat = anna.telegram_id
+    lead = await _offered(session, team)
+    async with sessions() as tick:
+        await offers.expire_offers(tick, lead.claim_deadline + timedelta(seconds=1))
+    assert await bot.deliver_pushes(sessions) == 1
+    sent_to = [int(call.params["chat_id"]) for call in bot.standin.calls_of("sendMessage")]
+    assert sent_to == [anna_chat]  # the rep's offer; no group post
 
 
 async def test_pool_and_shift(bot: BotUnderTest, session: AsyncSession) -> None:
