@@ -2,8 +2,9 @@
 
 Rows are claimed with `core.outbox.claim_due` (a lease, so that other passes and instances skip
 them), rendered for their reader at the moment they go out, sent (or, when a push replaces an
-earlier message, edited in place), and marked sent only once Telegram answered ok. Each database step has a short session of its own: no transaction stays
-open while Telegram is called.
+earlier message, edited in place), and marked sent only once Telegram answered ok. Each
+database step has a short session of its own: no transaction stays open while Telegram is
+called.
 
 Pacing uses aiolimiter's `AsyncLimiter`, a leaky bucket that makes a caller wait for its turn
 instead of failing: aiogram has no flood control of its own (a 429 just raises), and Telegram
