@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import offers, teams
-from core.models import Lead, LeadState, User, utcnow
+from core.models import Lead, LeadState, Team, User, utcnow
 from core.routing import route
 from tests import factories
 from tests.botkit import BotUnderTest, button_texts, message_of, text_of
@@ -27,6 +27,15 @@ async def _offered(session: AsyncSession, team, **fields) -> Lead:
     await route(session, lead=lead, team=team, now=utcnow())
     await session.commit()
     return lead
+
+
+async def _group_team(session: AsyncSession) -> Team:
+    """Alpha, whose leads are posted to its group (chat -100777) for the first tap."""
+    team = await factories.team(session, "Alpha", country="RU")
+    await teams.update_team(
+        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
+    )
+    return team
 
 
 async def test_an_offer_is_masked_until_claimed(
@@ -58,10 +67,7 @@ async def test_an_offer_is_masked_until_claimed(
 async def test_a_group_race_tells_the_late_tapper(
     bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    team = await factories.team(session, "Alpha", country="RU")
-    await teams.update_team(
-        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
-    )
+    team = await _group_team(session)
     anna = await factories.user(session, team, name="Anna")
     boris = await factories.user(session, team, name="Boris")
     await _offered(session, team)
@@ -80,10 +86,7 @@ async def test_a_group_race_tells_the_late_tapper(
 async def test_a_group_post_nobody_claims_loses_its_button_and_the_lead_goes_to_a_rep(
     bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    team = await factories.team(session, "Alpha", country="RU")
-    await teams.update_team(
-        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
-    )
+    team = await _group_team(session)
     anna = await factories.user(session, team, name="Anna")
     anna_chat = anna.telegram_id
     lead = await _offered(session, team)
@@ -109,10 +112,7 @@ async def test_a_group_post_nobody_claims_loses_its_button_and_the_lead_goes_to_
 async def test_a_group_post_not_yet_sent_when_its_time_ran_out_is_never_sent(
     bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    team = await factories.team(session, "Alpha", country="RU")
-    await teams.update_team(
-        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
-    )
+    team = await _group_team(session)
     anna = await factories.user(session, team, name="Anna")
     anna_chat = anna.telegram_id
     lead = await _offered(session, team)
@@ -195,10 +195,7 @@ async def test_a_forged_claim_changes_nothing(
 async def test_a_stranger_in_the_group_is_refused_and_takes_nothing(
     bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    team = await factories.team(session, "Alpha", country="RU")
-    await teams.update_team(
-        session, name="Alpha", values={"offer_mode": "group", "group_chat": "-100777"}
-    )
+    team = await _group_team(session)
     await factories.user(session, team, name="Anna")
     lead = await _offered(session, team)
     await bot.deliver_pushes(sessions)
