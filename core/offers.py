@@ -125,11 +125,16 @@ def block_reclaim(
 
 
 async def expire_offers(session: AsyncSession, now: datetime) -> None:
-    """Offers whose claim deadline passed go to the next rep by the same rules, then the pool."""
+    """Offers whose claim deadline passed go to the next rep by the same rules, then the pool;
+    so do offers to a rep who has blocked the bot since (they would only wait out the clock)."""
+    unreachable = select(User.id).where(col(User.reachable).is_(False))
     due = (
         await session.exec(
             select(Lead)
-            .where(Lead.state == LeadState.OFFERED, col(Lead.claim_deadline) <= now)
+            .where(
+                Lead.state == LeadState.OFFERED,
+                sa.or_(col(Lead.claim_deadline) <= now, col(Lead.owner_id).in_(unreachable)),
+            )
             .order_by(col(Lead.claim_deadline))
             .limit(_BATCH)
             .with_for_update(skip_locked=True)

@@ -456,3 +456,26 @@ async def test_an_offer_ended_by_a_manager_or_a_leaving_rep_is_closed_as_withdra
         await offers.expire_offers(tick, now + timedelta(hours=1))
     assert (await _lead(sessions, reassigned_id)).owner_id == clara_id
     assert len(await _offers(sessions)) == 2  # and nobody was offered them anew
+
+
+async def test_an_offer_to_a_rep_who_blocked_the_bot_moves_on_at_the_next_tick(
+    sessions: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    team = await factories.team(session, "Alpha")
+    anna = await factories.user(session, team, name="Anna")
+    boris = await factories.user(session, team, name="Boris")
+    anna_id, boris_id = anna.id, boris.id
+    now = utcnow()
+    lead, offer = await _routed(session, team, now)
+    assert offer.user_id == anna_id
+    anna.reachable = False  # the sender's 403 for her offer
+    await session.commit()
+
+    async with sessions() as tick:  # minutes before the deadline
+        await offers.expire_offers(tick, now + timedelta(seconds=5))
+    moved = await _lead(sessions, lead.id)
+    assert (moved.state, moved.owner_id) == ("offered", boris_id)
+    assert [(rep, outcome) for _, rep, _, outcome in await _offers(sessions)] == [
+        (anna_id, "expired"),
+        (boris_id, "pending"),
+    ]
