@@ -1,6 +1,6 @@
 """Leads: capture with dedup, the lists a person works from, search, and the card."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -145,14 +145,14 @@ async def _capture(
     return Capture("created", lead.id or 0, lead)
 
 
-#: Built once (every lead from a web form runs it); a NULL contact matches nothing. No ORDER
-#: BY: with one, SQLite walked every lead of the team in id order instead of looking the phone
-#: and the email up in their unique indexes (so there are at most two rows).
-_DUPLICATE = select(Lead).where(
+#: Built once (every delivery from a web form runs it); an empty list matches nothing. No ORDER
+#: BY: with one, SQLite walked every lead of the team in id order instead of looking the
+#: phones and the emails up in their unique indexes.
+_DUPLICATES = select(Lead).where(
     Lead.team_id == sa.bindparam("team_id"),
     sa.or_(
-        col(Lead.phone_e164) == sa.bindparam("phone"),
-        col(Lead.email) == sa.bindparam("email"),
+        col(Lead.phone_e164).in_(sa.bindparam("phones", expanding=True)),
+        col(Lead.email).in_(sa.bindparam("emails", expanding=True)),
     ),
 )
 
@@ -161,11 +161,33 @@ async def find_duplicate(
     session: AsyncSession, *, team_id: int | None, phone_e164: str | None, email: str | None
 ) -> Lead | None:
     """The team's lead with this phone or email, if there is one."""
-    if not (phone_e164 or email):
-        return None
-    params = {"team_id": team_id, "phone": phone_e164 or None, "email": email or None}
-    found = (await session.exec(_DUPLICATE, params=params)).all()
-    return min(found, key=lambda lead: lead.id or 0, default=None)
+    found = await duplicates_of(
+        session,
+        team_id=team_id,
+        phones=[phone_e164] if phone_e164 else [],
+        emails=[email] if email else [],
+    )
+    return first_of(found, phone_e164, email)
+
+
+async def duplicates_of(
+    session: AsyncSession, *, team_id: int | None, phones: list[str], emails: list[str]
+) -> list[Lead]:
+    """The team's leads with any of these phones or emails (one read for many people)."""
+    if not (phones or emails):
+        return []
+    params = {"team_id": team_id, "phones": phones, "emails": emails}
+    return list((await session.exec(_DUPLICATES, params=params)).all())
+
+
+def first_of(leads: Iterable[Lead], phone_e164: str | None, email: str | None) -> Lead | None:
+    """Of `leads`, the person's: the first made with their phone or their email."""
+    mine = [
+        lead
+        for lead in leads
+        if (phone_e164 and lead.phone_e164 == phone_e164) or (email and lead.email == email)
+    ]
+    return min(mine, key=lambda lead: lead.id or 0, default=None)
 
 
 async def _known(session: AsyncSession, actor: User, lead: Lead, channel: Channel) -> Capture:

@@ -5,7 +5,7 @@ dispatcher sends due rows and marks them sent only once Telegram answered ok. Th
 key makes a job or a retried request that runs twice send nothing twice.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +49,18 @@ def _forget_rows(session: Session) -> None:
     session.info.pop(_ROWS_ADDED, None)
 
 
+@dataclass(frozen=True)
+class Message:
+    """A message to queue: its kind and params (rendered when sent), chat and dedup key."""
+
+    kind: str
+    chat_id: int
+    params: dict[str, Any]
+    dedup_key: str
+    recipient_id: int | None = None
+    not_before: datetime | None = None
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -60,20 +72,32 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> None:
     """Queue a message within the caller's transaction; a known dedup key is a no-op."""
+    message = Message(kind, chat_id, params, dedup_key, recipient_id, not_before)
+    await enqueue_all(session, [message])
+
+
+async def enqueue_all(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Queue messages within the caller's transaction, in one statement; known dedup keys
+    are skipped."""
+    if not messages:
+        return
     now = utcnow()
-    row = {
-        "kind": kind,
-        "params": params,
-        "chat_id": chat_id,
-        "recipient_id": recipient_id,
-        "dedup_key": dedup_key,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": not_before or now,
-        "created_at": now,
-    }
+    rows = [
+        {
+            "kind": message.kind,
+            "params": message.params,
+            "chat_id": message.chat_id,
+            "recipient_id": message.recipient_id,
+            "dedup_key": message.dedup_key,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": message.not_before or now,
+            "created_at": now,
+        }
+        for message in messages
+    ]
     dialect = session.get_bind().dialect.name
-    await session.exec(insert_or_ignore(dialect, _TABLE, "dedup_key"), params=row)
+    await session.exec(insert_or_ignore(dialect, _TABLE, "dedup_key"), params=rows)
     session.sync_session.info[_ROWS_ADDED] = True
 
 

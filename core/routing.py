@@ -5,36 +5,31 @@ without rules has the default: round robin over its active reps on shift. Reps w
 inactive, off shift, unreachable, full (open-lead cap) or cooling down are skipped. No
 candidate: the lead goes to the team's pool and every manager of the team is told. The
 chosen rep is locked until the transaction ends, so concurrent leads go to different reps.
+
+Leads that arrive together are routed together (`route_all`): the candidates are read once,
+ranked by the strategy's order in SQL, and the turns are then taken in Python as they would
+have been taken one lead after the other; the rows are written set-based.
 """
 
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import outbox, teams
+from core import outbox, tags, teams
 from core.masking import mask_email, mask_phone
-from core.models import (
-    ClaimBlock,
-    Lead,
-    LeadOffer,
-    LeadState,
-    LeadTag,
-    Role,
-    RoutingRule,
-    Tag,
-    Team,
-    User,
-)
+from core.models import ClaimBlock, Lead, LeadOffer, LeadState, Role, RoutingRule, Team, User
 from core.models.leads import fold_name
 
 STRATEGIES = ("round-robin", "least-loaded", "to-user")
 OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
-# The statements below run for every lead, so they are built once, with bound parameters:
-# building one anew costs more CPU than SQLite takes to run it.
+# The statements below run for every delivery, so they are built once, with bound
+# parameters: building one anew costs more CPU than SQLite takes to run it.
 _RULES = (
     select(RoutingRule)
     .where(RoutingRule.team_id == sa.bindparam("team_id"))
@@ -57,29 +52,71 @@ def _in_rotation(users: sa.FromClause) -> tuple[sa.ColumnElement[bool], ...]:
 
 #: A rep's own cap on open leads, else the team's (None: no cap).
 _CAP = func.coalesce(col(User.max_open_leads), sa.bindparam("team_cap", type_=sa.Integer))
+#: A rep's routing weight (at least 1): a rep of weight 2 takes twice the leads.
+_WEIGHT = sa.case((col(User.weight) > 1, col(User.weight)), else_=1)
 #: Active, on-shift, reachable reps of the team below their cap, not excluded and not
-#: cooling down for the lead: their id and chat (rows, not User objects, which cost more to
-#: load than the query takes to run).
-_ELIGIBLE = select(User.id, User.telegram_id).where(
+#: cooling down for the leads, with what their turns depend on (rows, not User objects,
+#: which cost more to load than the query takes to run).
+_ELIGIBLE = select(User.id, User.telegram_id, User.route_credit, _WEIGHT, _LOAD, _CAP).where(
     User.team_id == sa.bindparam("team_id"),
     *_in_rotation(_USERS),
     col(User.id).not_in(sa.bindparam("exclude", expanding=True)),
     col(User.id).not_in(
         select(ClaimBlock.user_id).where(
-            ClaimBlock.lead_id == sa.bindparam("lead_id"),
+            col(ClaimBlock.lead_id).in_(sa.bindparam("lead_ids", expanding=True)),
             ClaimBlock.until > sa.bindparam("now"),
         )
     ),
     sa.or_(_CAP.is_(None), _LOAD < _CAP),
 )
-#: A rep's routing weight (at least 1): a rep of weight 2 takes twice the leads.
-_WEIGHT = sa.case((col(User.weight) > 1, col(User.weight)), else_=1)
-#: Whose turn it is: route credit grows by 1/weight with each lead a rep is offered.
-_IN_TURN = _ELIGIBLE.order_by(col(User.route_credit), col(User.id)).limit(1)
-#: The fewest open leads per unit of weight (ties: the lowest id).
-_LEAST_LOADED = _ELIGIBLE.order_by(sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.id)).limit(1)
-_THE_USER = _ELIGIBLE.where(User.id == sa.bindparam("user_id"))
-_BY_STRATEGY = {"round-robin": _IN_TURN, "least-loaded": _LEAST_LOADED, "to-user": _THE_USER}
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A rep who can take a lead now, as their turns stand while leads are routed."""
+
+    id: int
+    telegram_id: int
+    #: Round robin's credit: grows by 1/weight with each lead the rep is offered.
+    credit: float
+    weight: int
+    #: Open leads held (offered or owned), and their cap (None: no cap).
+    load: int
+    cap: int | None
+
+    def take(self) -> None:
+        self.credit += 1.0 / self.weight
+        self.load += 1
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """A strategy's order of turns, the same in SQL (to read the first few) and in Python
+    (to take them one lead after another): the first in order is next."""
+
+    sql: tuple[Any, ...]
+    key: Callable[[Candidate], tuple[float, int]]
+
+
+_TURNS = {
+    # Whose turn it is: the lowest credit (ties: the lowest id).
+    "round-robin": _Turns((col(User.route_credit), col(User.id)), lambda rep: (rep.credit, rep.id)),
+    # The fewest open leads per unit of weight (ties: the lowest id).
+    "least-loaded": _Turns(
+        (sa.cast(_LOAD, sa.Float) / _WEIGHT, col(User.id)),
+        lambda rep: (rep.load / rep.weight, rep.id),
+    ),
+    "to-user": _Turns((col(User.id),), lambda rep: (0.0, rep.id)),
+}
+_BY_STRATEGY = {
+    "round-robin": _ELIGIBLE,
+    "least-loaded": _ELIGIBLE,
+    "to-user": _ELIGIBLE.where(User.id == sa.bindparam("user_id")),
+}
+_RANKED = {
+    name: query.order_by(*_TURNS[name].sql).limit(sa.bindparam("limit"))
+    for name, query in _BY_STRATEGY.items()
+}
 #: First try: reps another transaction is offering a lead to at this moment are passed over,
 #: so two leads routed at once go to two reps (on SQLite a locking read takes the process's
 #: write turn instead: see core/db.py).
@@ -87,18 +124,16 @@ _BY_STRATEGY = {"round-robin": _IN_TURN, "least-loaded": _LEAST_LOADED, "to-user
 #: foreign-key checks on the rep (an outbox row for them), and they deadlocked with it.
 _PASSING_BUSY = {
     name: query.with_for_update(skip_locked=True, key_share=True, of=User)
-    for name, query in _BY_STRATEGY.items()
+    for name, query in _RANKED.items()
 }
 #: Then, when every candidate was busy: wait for them rather than pool the lead.
-_WAITING = {
-    name: query.with_for_update(key_share=True, of=User) for name, query in _BY_STRATEGY.items()
-}
+_WAITING = {name: query.with_for_update(key_share=True, of=User) for name, query in _RANKED.items()}
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
-#: Core INSERTs for the offer and a new lead: the ORM's unit of work cost more than the rest
-#: of the offer, and as much as the rest of a new lead's intake.
-_NEW_OFFER = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id)
 _LEADS = Lead.__table__  # type: ignore[attr-defined]
-_NEW_LEAD = sa.insert(_LEADS).returning(_LEADS.c.id)
+# Core INSERTs, executed for all the leads routed together (one statement, their ids back in
+# their order): the ORM's unit of work cost more per row than the rest of the routing.
+_NEW_OFFERS = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id, sort_by_parameter_order=True)
+_NEW_LEADS = sa.insert(_LEADS).returning(_LEADS.c.id, sort_by_parameter_order=True)
 _LEAD_COLUMNS = tuple(column.key for column in _LEADS.columns if column.key != "id")
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
@@ -125,10 +160,6 @@ _JOIN_TURN = (
 )
 
 
-#: The rep routing chose: their id and their Telegram chat.
-Rep = sa.Row[tuple[int, int]]
-
-
 @dataclass(frozen=True)
 class Offer:
     """An offer as made: to a rep, or to the team's group (user_id None)."""
@@ -138,6 +169,26 @@ class Offer:
     user_id: int | None
     chat_id: int
     deadline: datetime
+
+
+@dataclass(frozen=True)
+class ToRoute:
+    """A lead to route, with its tags (a rule may match on them)."""
+
+    lead: Lead
+    tags: Collection[str] = ()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the first matching rule asks for: a strategy (and for to-user, the user)."""
+
+    strategy: str
+    user_id: int | None = None
+
+
+#: Where a lead goes: (the rep, or None for the team's group; the chat), or None for the pool.
+Target = tuple[int | None, int] | None
 
 
 async def route(
@@ -150,14 +201,143 @@ async def route(
     group_first: bool = True,
 ) -> Offer | None:
     """Offer the lead (to the team's group, or a rep by the rules) or put it in the pool."""
+    lead_tags = await tags.of_lead(session, lead.id) if lead.id is not None else []
+    (offer,) = await route_all(
+        session,
+        [ToRoute(lead, lead_tags)],
+        team=team,
+        now=now,
+        exclude=exclude,
+        group_first=group_first,
+    )
+    return offer
+
+
+async def route_all(
+    session: AsyncSession,
+    leads: Sequence[ToRoute],
+    *,
+    team: Team,
+    now: datetime,
+    exclude: Collection[int] = (),
+    group_first: bool = True,
+) -> list[Offer | None]:
+    """Route the team's leads in order, each as `route` would after the one before it.
+
+    New leads (never written) are inserted here, routed; known ones are flushed. Returns
+    each lead's offer, None for a lead put in the pool.
+    """
     if group_first and team.offer_mode == "group" and team.group_chat_id is not None:
-        return await _offer(session, lead, team, None, team.group_chat_id, now)
-    rep = await pick(session, lead=lead, team=team, now=now, exclude=exclude)
-    if rep is None:
-        await to_pool(session, lead=lead, team=team, now=now)
+        targets: list[Target] = [(None, team.group_chat_id)] * len(leads)
+    else:
+        targets = await _reps(session, leads, team, now, exclude)
+    deadline = now + timedelta(seconds=team.claim_window_seconds)
+    for item, target in zip(leads, targets, strict=True):
+        _settle(item.lead, target, now, deadline)
+    await save_all(session, [item.lead for item in leads])
+    credited = [{"rep_id": target[0]} for target in targets if target and target[0] is not None]
+    if credited:
+        await session.exec(_CREDIT, params=credited)
+    pooled = [item.lead for item, target in zip(leads, targets, strict=True) if target is None]
+    await _alert_pooled(session, pooled, team, now)
+    return await _offer_all(session, leads, targets, team, now, deadline)
+
+
+def _settle(lead: Lead, target: Target, now: datetime, deadline: datetime) -> None:
+    """The lead's state for where it goes: offered with a deadline, or in the pool."""
+    if target is None:
+        lead.state, lead.owner_id, lead.claim_deadline = LeadState.POOL, None, None
+        return
+    lead.state, lead.owner_id = LeadState.OFFERED, target[0]
+    lead.offered_at, lead.claim_deadline = now, deadline
+
+
+async def _reps(
+    session: AsyncSession,
+    leads: Sequence[ToRoute],
+    team: Team,
+    now: datetime,
+    exclude: Collection[int],
+) -> list[Target]:
+    """Each lead's rep by the first matching rule, turns taken one lead after another."""
+    rules = (await session.exec(_RULES, params={"team_id": team.id})).all()
+    plans = [_plan(rules, item) for item in leads]
+    wanted = Counter(plans)
+    lead_ids = [item.lead.id for item in leads if item.lead.id is not None]
+    ranked: dict[_Plan, list[Candidate]] = {}
+    known: dict[int, Candidate] = {}  # one rep under two rules takes their turns once
+    targets: list[Target] = []
+    for plan in plans:
+        if plan not in ranked:
+            # k leads in a row only ever go to the first k in order; a rep already taking
+            # turns under another rule may be ranked here by a credit that has grown since.
+            limit = wanted[plan] + len(known)
+            found = await candidates(session, team, plan, now, exclude, lead_ids, limit)
+            ranked[plan] = [known.setdefault(rep.id, rep) for rep in found]
+        rep = next_turn(ranked[plan], plan.strategy)
+        targets.append((rep.id, rep.telegram_id) if rep is not None else None)
+    return targets
+
+
+def next_turn(reps: list[Candidate], strategy: str) -> Candidate | None:
+    """The rep whose turn it is among those below their cap; their turn is taken."""
+    free = [rep for rep in reps if rep.cap is None or rep.load < rep.cap]
+    if not free:
         return None
-    await session.exec(_CREDIT, params={"rep_id": rep.id})
-    return await _offer(session, lead, team, rep.id, rep.telegram_id, now)
+    rep = min(free, key=_TURNS[strategy].key)
+    rep.take()
+    return rep
+
+
+async def candidates(
+    session: AsyncSession,
+    team: Team,
+    plan: _Plan,
+    now: datetime,
+    exclude: Collection[int],
+    lead_ids: Sequence[int],
+    limit: int,
+) -> list[Candidate]:
+    """The first `limit` reps in the strategy's order who can take the leads now, locked."""
+    params = {
+        "team_id": team.id,
+        "team_cap": team.max_open_leads,
+        "lead_ids": list(lead_ids),
+        "now": now,
+        "exclude": list(exclude),
+        "user_id": plan.user_id,
+        "limit": limit,
+    }
+    passing_busy = _PASSING_BUSY[plan.strategy]
+    rows = (await session.exec(passing_busy, params=params)).all()
+    if not rows and (await session.exec(_WAITING[plan.strategy], params=params)).first():
+        # A read that waited for a lock sees the row it locked anew, but not the leads the
+        # other transaction offered meanwhile, so it may pass a rep who is now full. Its wait
+        # is over: choosing again reads what that transaction committed.
+        rows = (await session.exec(passing_busy, params=params)).all()
+    return [Candidate(*row) for row in rows]
+
+
+def _plan(rules: Sequence[RoutingRule], item: ToRoute) -> _Plan:
+    for rule in rules:
+        if _matches(rule, item):
+            return _Plan(rule.strategy, rule.user_id if rule.strategy == "to-user" else None)
+    return _Plan("round-robin")
+
+
+def _matches(rule: RoutingRule, item: ToRoute) -> bool:
+    if rule.match_field is None:
+        return True
+    value = (rule.match_value or "").casefold()
+    lead = item.lead
+    if rule.match_field == "source":
+        return (lead.source or "").casefold() == value
+    if rule.match_field == "region":
+        return (lead.region or "").casefold() == value
+    if rule.match_field == "tag":
+        return value in {tag.casefold() for tag in item.tags}
+    key = rule.match_field.removeprefix("profile.")
+    return str(lead.profile.get(key, "")).casefold() == value
 
 
 def in_rotation(user: User) -> bool:
@@ -185,59 +365,6 @@ async def join_turn(session: AsyncSession, *, rep: User) -> None:
         await session.exec(_JOIN_TURN, params={"rep_id": rep.id, "rep_team_id": rep.team_id})
 
 
-async def pick(
-    session: AsyncSession, *, lead: Lead, team: Team, now: datetime, exclude: Collection[int]
-) -> Rep | None:
-    """The rep the first matching rule chooses among those who can take a lead now."""
-    rule = await _first_match(session, await _rules(session, team), lead)
-    params = {
-        "team_id": team.id,
-        "team_cap": team.max_open_leads,
-        "lead_id": lead.id,
-        "now": now,
-        "exclude": list(exclude),
-    }
-    strategy = rule.strategy if rule is not None else "round-robin"
-    if rule is not None and strategy == "to-user":
-        params["user_id"] = rule.user_id
-    passing_busy = _PASSING_BUSY[strategy]
-    rep = (await session.exec(passing_busy, params=params)).first()
-    if rep is None and (await session.exec(_WAITING[strategy], params=params)).first():
-        # A read that waited for a lock sees the row it locked anew, but not the leads the
-        # other transaction offered meanwhile, so it may pass a rep who is now full. Its wait
-        # is over: choosing again reads what that transaction committed.
-        rep = (await session.exec(passing_busy, params=params)).first()
-    return rep
-
-
-async def _rules(session: AsyncSession, team: Team) -> Sequence[RoutingRule]:
-    return (await session.exec(_RULES, params={"team_id": team.id})).all()
-
-
-async def _first_match(
-    session: AsyncSession, rules: Sequence[RoutingRule], lead: Lead
-) -> RoutingRule | None:
-    for rule in rules:
-        if await _matches(session, rule, lead):
-            return rule
-    return None
-
-
-async def _matches(session: AsyncSession, rule: RoutingRule, lead: Lead) -> bool:
-    if rule.match_field is None:
-        return True
-    value = (rule.match_value or "").casefold()
-    if rule.match_field == "source":
-        return (lead.source or "").casefold() == value
-    if rule.match_field == "region":
-        return (lead.region or "").casefold() == value
-    if rule.match_field == "tag":
-        tags = await session.exec(select(Tag.name).join(LeadTag).where(LeadTag.lead_id == lead.id))
-        return value in {tag.casefold() for tag in tags}
-    key = rule.match_field.removeprefix("profile.")
-    return str(lead.profile.get(key, "")).casefold() == value
-
-
 _LOAD_AND_CAP = select(_LOAD, _CAP).where(col(User.id) == sa.bindparam("rep_id"))
 #: The rep's row locked as routing locks it (FOR NO KEY UPDATE).
 _LOCK_REP = (
@@ -259,50 +386,63 @@ async def load_and_cap(session: AsyncSession, rep: User, team: Team) -> tuple[in
     return load, cap
 
 
-async def _offer(
-    session: AsyncSession,
-    lead: Lead,
-    team: Team,
-    user_id: int | None,
-    chat_id: int,
-    now: datetime,
-) -> Offer:
-    """Offer the lead to a rep (`user_id`) or to the team's group (None) in `chat_id`."""
-    deadline = now + timedelta(seconds=team.claim_window_seconds)
-    lead.state, lead.owner_id = LeadState.OFFERED, user_id
-    lead.offered_at, lead.claim_deadline = now, deadline
-    await _save(session, lead)
-    lead_id = lead.id or 0
-    row = {
-        "lead_id": lead_id,
-        "user_id": user_id,
-        "chat_id": chat_id,
-        "offered_at": now,
-        "deadline": deadline,
-        "outcome": "pending",
-    }
-    offer_id = (await session.exec(_NEW_OFFER, params=row)).scalar_one()
-    offer = Offer(offer_id, lead_id, user_id, chat_id, deadline)
-    await outbox.enqueue(
-        session,
-        kind="lead_offer",
-        chat_id=chat_id,
-        recipient_id=user_id,
-        params=offer_snapshot(lead, team, offer),
-        dedup_key=f"offer:{offer.id}",
-    )
-    return offer
-
-
-async def _save(session: AsyncSession, lead: Lead) -> None:
-    """Write the lead as routed. One the ORM knows is flushed; a new one (transient: routed
-    before its first write) is inserted here and gets its id."""
-    if not sa.inspect(lead).transient:
+async def save_all(session: AsyncSession, leads: Sequence[Lead]) -> None:
+    """Write the leads as routed. Those the ORM knows are flushed; new ones (transient: routed
+    before their first write) are inserted here, in one statement, and get their ids."""
+    new = [lead for lead in leads if sa.inspect(lead).transient]
+    if len(new) < len(leads):
         await session.flush()
+    if not new:
         return
-    fold_name(lead)
-    values = {key: getattr(lead, key) for key in _LEAD_COLUMNS}
-    lead.id = (await session.exec(_NEW_LEAD, params=values)).scalar_one()
+    for lead in new:
+        fold_name(lead)
+    rows = [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in new]
+    ids = (await session.exec(_NEW_LEADS, params=rows)).scalars().all()
+    for lead, lead_id in zip(new, ids, strict=True):
+        lead.id = lead_id
+
+
+async def _offer_all(
+    session: AsyncSession,
+    leads: Sequence[ToRoute],
+    targets: Sequence[Target],
+    team: Team,
+    now: datetime,
+    deadline: datetime,
+) -> list[Offer | None]:
+    """The offers' rows and their messages, for the leads that have a target."""
+    rows = [
+        {
+            "lead_id": item.lead.id,
+            "user_id": target[0],
+            "chat_id": target[1],
+            "offered_at": now,
+            "deadline": deadline,
+            "outcome": "pending",
+        }
+        for item, target in zip(leads, targets, strict=True)
+        if target is not None
+    ]
+    ids = iter((await session.exec(_NEW_OFFERS, params=rows)).scalars().all() if rows else ())
+    offers: list[Offer | None] = []
+    messages = []
+    for item, target in zip(leads, targets, strict=True):
+        if target is None:
+            offers.append(None)
+            continue
+        offer = Offer(next(ids), item.lead.id or 0, target[0], target[1], deadline)
+        offers.append(offer)
+        messages.append(
+            outbox.Message(
+                kind="lead_offer",
+                chat_id=offer.chat_id,
+                recipient_id=offer.user_id,
+                params=offer_snapshot(item.lead, team, offer),
+                dedup_key=f"offer:{offer.id}",
+            )
+        )
+    await outbox.enqueue_all(session, messages)
+    return offers
 
 
 def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
@@ -323,16 +463,24 @@ def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
     }
 
 
-async def to_pool(session: AsyncSession, *, lead: Lead, team: Team, now: datetime) -> None:
-    """Nobody can take the lead now: it waits in the pool and the managers are told."""
-    lead.state, lead.owner_id, lead.claim_deadline = LeadState.POOL, None, None
-    await _save(session, lead)
-    for manager in await teams.managers(session, team.id):
-        await outbox.enqueue(
-            session,
-            kind="lead_pooled",
-            chat_id=manager.telegram_id,
-            recipient_id=manager.id,
-            params={"lead_id": lead.id, "lead_name": lead.name},
-            dedup_key=f"pooled:{lead.id}:{manager.id}:{now.isoformat()}",
-        )
+async def _alert_pooled(
+    session: AsyncSession, pooled: Sequence[Lead], team: Team, now: datetime
+) -> None:
+    """Nobody could take these leads now: they wait in the pool and the managers are told."""
+    if not pooled:
+        return
+    managers = await teams.managers(session, team.id)
+    await outbox.enqueue_all(
+        session,
+        [
+            outbox.Message(
+                kind="lead_pooled",
+                chat_id=manager.telegram_id,
+                recipient_id=manager.id,
+                params={"lead_id": lead.id, "lead_name": lead.name},
+                dedup_key=f"pooled:{lead.id}:{manager.id}:{now.isoformat()}",
+            )
+            for lead in pooled
+            for manager in managers
+        ],
+    )

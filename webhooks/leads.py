@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,14 +21,14 @@ from core.models import LeadSource, Team, utcnow
 from webhooks import signatures
 from webhooks.body import read_limited
 from webhooks.graph import GraphClient, GraphUnavailable
+from webhooks.intake_groups import IntakeGroups
 from webhooks.metrics import Metrics
 from webhooks.ratelimit import SourceRates
 
 log = logging.getLogger(__name__)
 
-#: The database failed, or could not be reached (asyncpg reports an unreachable server as a
-#: plain OSError): nothing was stored, so the sender is asked to deliver again.
-_DATABASE_DOWN = (SQLAlchemyError, OSError)
+#: Nothing was stored, so the sender is asked to deliver again.
+_DATABASE_DOWN = intake.NOT_STORED
 _RETRY_AFTER = {"Retry-After": "60"}
 
 #: The body as OpenAPI describes it: any JSON object, form or batch; a source's mapping says
@@ -62,6 +61,7 @@ def leads_router(
 ) -> APIRouter:
     router = APIRouter(tags=["lead webhooks"])
     rates = SourceRates()
+    groups = IntakeGroups(sessions, clock)
 
     @router.post(
         "/webhooks/leads/{name}",
@@ -93,7 +93,7 @@ def leads_router(
                 "too many requests",
                 headers={"Retry-After": str(wait)},
             )
-        return await _receive(sessions, source, team, headers, body, graph, clock(), metrics)
+        return await _receive(groups, source, team, headers, body, graph, metrics)
 
     @router.get(
         "/webhooks/leads/{name}",
@@ -167,26 +167,17 @@ def _authentic(source: LeadSource, headers: dict[str, str], body: bytes, now: An
 
 
 async def _receive(
-    sessions: async_sessionmaker[AsyncSession],
+    groups: IntakeGroups,
     source: LeadSource,
     team: Team,
     headers: dict[str, str],
     body: bytes,
     graph: GraphClient,
-    now: Any,
     metrics: Metrics,
 ) -> JSONResponse:
     try:
-        async with sessions() as session:
-            received = await intake.receive(
-                session,
-                source=source,
-                team=team,
-                headers=headers,
-                body=body,
-                now=now,
-                fill=graph.fill,
-            )
+        pending = await intake.prepare(source, team, headers, body, graph.fill)
+        received = await groups.receive(pending)
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
         return _deliver_again(str(error))
