@@ -1,0 +1,186 @@
+"""Deliveries written together (`intake.receive_all`, the webhook's `IntakeGroups`): the
+outcome is what writing them one after the other would give, in one transaction."""
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import intake, rules, sources, users
+from core.errors import InvalidInput
+from core.models import LeadOffer, LeadSource, OutboxMessage, Team, User, WebhookDelivery, utcnow
+from tests.intakekit import activities_of, add_source, lead_json, leads_of
+from webhooks.intake_groups import IntakeGroups
+
+JSON = {"content-type": "application/json"}
+
+
+async def _pending(
+    session: AsyncSession, body: bytes, headers: dict[str, str] | None = None
+) -> intake.Pending:
+    """A delivery to the source "site", read as the webhook route reads it (no session)."""
+    source, team = await sources.source_and_team(session, "site")
+    session.expunge_all()
+    return await intake.prepare(source, team, {**JSON, **(headers or {})}, body)
+
+
+async def _reps(session: AsyncSession, team: Team) -> dict[str, User]:
+    rows = await session.exec(select(User).where(User.team_id == team.id))
+    return {user.display_name: user for user in rows.all()}
+
+
+async def _journal(session: AsyncSession) -> list[tuple[str, int | None]]:
+    rows = await session.exec(select(WebhookDelivery).order_by(col(WebhookDelivery.id)))
+    return [(row.outcome, row.lead_id) for row in rows.all()]
+
+
+async def _pushes(session: AsyncSession) -> list[tuple[str, int | None]]:
+    rows = await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+    return [(row.kind, row.recipient_id) for row in rows.all()]
+
+
+async def test_a_group_is_kept_as_if_its_deliveries_came_one_after_another(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    reps = await _reps(session, team)
+    anna, boris = reps["Anna"].id, reps["Boris"].id
+    group = [
+        await _pending(session, lead_json("Lena", "+79123456789")),
+        await _pending(session, lead_json("Oleg", "+79001112233"), {"idempotency-key": "o-1"}),
+        await _pending(session, lead_json("Lena again", "8 (912) 345-67-89", comment="Call me")),
+        await _pending(session, lead_json("Nobody")),
+        await _pending(session, lead_json("Oleg", "+79001112233"), {"idempotency-key": "o-1"}),
+        await _pending(session, lead_json("Ivan", email="Ivan@Example.com")),
+    ]
+
+    outcomes = await intake.receive_all(session, group, utcnow())
+
+    leads = await leads_of(session)
+    assert [(lead.name, lead.state, lead.owner_id) for lead in leads] == [
+        ("Lena", "offered", anna),
+        ("Oleg", "offered", boris),
+        ("Ivan", "offered", anna),  # round robin went on as if one lead after another
+    ]
+    lena, oleg, ivan = (lead.id for lead in leads)
+    accepted = [(o.outcome, o.lead_ids) for o in outcomes if isinstance(o, intake.Received)]
+    assert accepted == [
+        ("accepted", [lena]),
+        ("accepted", [oleg]),
+        ("accepted", [lena]),  # the same person: her lead, not a second one
+        ("duplicate", []),
+        ("accepted", [ivan]),
+    ]
+    assert isinstance(outcomes[3], InvalidInput) and outcomes[3].params["field"] == "phone"
+    assert await _journal(session) == [
+        ("accepted", lena),
+        ("accepted", oleg),
+        ("accepted", lena),
+        ("rejected", None),
+        ("duplicate", None),
+        ("accepted", ivan),
+    ]
+    assert await activities_of(session) == [(lena, "Call me", "up")]
+    assert await _pushes(session) == [
+        ("lead_offer", anna),
+        ("lead_offer", boris),
+        ("lead_offer", anna),
+        ("lead_returned", anna),  # the rep she was offered to hears she asked again
+    ]
+    offered = (await session.exec(select(LeadOffer.lead_id).order_by(col(LeadOffer.id)))).all()
+    assert offered == [lena, oleg, ivan]
+
+
+async def test_a_group_fills_a_rep_to_their_cap_then_the_next_then_the_pool(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    reps = await _reps(session, team)
+    await users.update_user(session, telegram_id=reps["Anna"].telegram_id, max_open_leads=1)
+    await users.update_user(session, telegram_id=reps["Boris"].telegram_id, max_open_leads=2)
+    group = [await _pending(session, lead_json(f"P{n}", f"+7900000000{n}")) for n in range(5)]
+
+    await intake.receive_all(session, group, utcnow())
+
+    owners = [(lead.name, lead.owner_id) for lead in await leads_of(session)]
+    anna, boris = reps["Anna"].id, reps["Boris"].id
+    assert owners == [("P0", anna), ("P1", boris), ("P2", boris), ("P3", None), ("P4", None)]
+    maria = reps["Maria"].id
+    assert [push for push in await _pushes(session) if push[0] == "lead_pooled"] == [
+        ("lead_pooled", maria),
+        ("lead_pooled", maria),
+    ]
+
+
+async def test_a_delivery_that_cannot_be_stored_costs_only_itself(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    good = await _pending(session, lead_json("Lena", "+79123456789"))
+    gone = LeadSource(id=9999, name="gone", kind="generic", team_id=team.id)
+    orphan = intake.Pending(gone, good.team, good.delivery, good.found)  # its source is no more
+    late = await _pending(session, lead_json("Oleg", "+79001112233"))
+
+    outcomes = await intake.receive_all(session, [good, orphan, late], utcnow())
+
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "Received",
+        "IntegrityError",
+        "Received",
+    ]
+    assert [lead.name for lead in await leads_of(session)] == ["Lena", "Oleg"]
+    assert [outcome for outcome, _ in await _journal(session)] == ["accepted", "accepted"]
+
+
+async def test_deliveries_arriving_together_share_one_transaction_and_each_gets_its_answer(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    team: Team,
+) -> None:
+    await add_source(session, "site", "generic")
+    bodies = [lead_json(f"P{n}", f"+7900000000{n}") for n in range(8)]
+    group = [await _pending(session, body) for body in bodies]
+    group.append(await _pending(session, lead_json("Nobody")))
+    commits: list[Any] = []
+    sa.event.listen(engine.sync_engine, "commit", commits.append)
+    writer = IntakeGroups(sessions, utcnow)
+
+    answers = await asyncio.gather(
+        *(writer.receive(pending) for pending in group), return_exceptions=True
+    )
+
+    assert len(commits) == 1
+    leads = await leads_of(session)
+    assert [answer.lead_ids for answer in answers[:8]] == [[lead.id] for lead in leads]
+    assert isinstance(answers[8], InvalidInput)
+    assert [outcome for outcome, _ in await _journal(session)] == ["accepted"] * 8 + ["rejected"]
+
+
+async def test_a_rep_chosen_under_one_rule_waits_their_turn_under_the_next(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    reps = await _reps(session, team)
+    anna, boris = reps["Anna"], reps["Boris"]
+    await rules.add_rule(
+        session,
+        team_name="Alpha",
+        match="region=north",
+        strategy="to-user",
+        user_telegram_id=anna.telegram_id,
+    )
+    group = [
+        await _pending(session, lead_json("North", "+79000000001", region="north")),
+        await _pending(session, lead_json("P1", "+79000000002")),
+        await _pending(session, lead_json("P2", "+79000000003")),
+        await _pending(session, lead_json("P3", "+79000000004")),
+    ]
+
+    await intake.receive_all(session, group, utcnow())
+
+    owners = [lead.owner_id for lead in await leads_of(session)]
+    assert owners == [anna.id, boris.id, anna.id, boris.id]
