@@ -37,6 +37,7 @@ from core.models import (
     User,
     WebhookDelivery,
 )
+from core.models.leads import unsaved_lead
 from core.payloads import parse_body
 from core.pipelines import preset
 from core.races import retry_on_race
@@ -55,7 +56,7 @@ _EVENT_HEADERS = ("webhook-id", "idempotency-key")
 # Core INSERTs for the rows every delivery writes: the ORM's unit of work cost more per
 # row than the rest of the work on it.
 _DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
-_NEW_JOURNAL = sa.insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True)
+_NEW_JOURNAL = sa.insert(_DELIVERIES)
 _FIRST_STAGE = sa.insert(StageChange.__table__)  # type: ignore[attr-defined]
 
 #: The longest key both key columns hold (intake_keys.key, the journal's idempotency_key).
@@ -85,7 +86,6 @@ class Delivery:
 class Received:
     outcome: str  # accepted or duplicate
     lead_ids: list[int]
-    delivery_id: int
 
 
 @dataclass(frozen=True)
@@ -213,15 +213,13 @@ async def _write(
             rows.append(_journal_row(pending, key, "accepted", now, ids[0], pending.skipped))
         else:
             rows.append(_journal_row(pending, key, "duplicate", now))
-    journal_ids = (await session.exec(_NEW_JOURNAL, params=rows)).scalars().all()
+    await session.exec(_NEW_JOURNAL, params=rows)
     await session.commit()
     return [
         pending.error
         if pending.error is not None
-        else Received("accepted" if is_new else "duplicate", ids, journal_id)
-        for pending, is_new, ids, journal_id in zip(
-            pendings, fresh, lead_ids, journal_ids, strict=True
-        )
+        else Received("accepted" if is_new else "duplicate", ids)
+        for pending, is_new, ids in zip(pendings, fresh, lead_ids, strict=True)
     ]
 
 
@@ -348,7 +346,7 @@ class _Known:
 def _new_lead(pending: Pending, person: Person, now: datetime) -> Lead:
     """A new person's lead, scored, not yet routed nor written."""
     source, team, inbound, phone = pending.source, pending.team, person.inbound, person.phone
-    lead = Lead(
+    lead = unsaved_lead(
         team_id=team.id or 0,
         phone_e164=phone.e164 if phone else None,
         phone_valid=phone.valid if phone else True,

@@ -130,10 +130,13 @@ _PASSING_BUSY = {
 _WAITING = {name: query.with_for_update(key_share=True, of=User) for name, query in _RANKED.items()}
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
 _LEADS = Lead.__table__  # type: ignore[attr-defined]
-# Core INSERTs, executed for all the leads routed together (one statement, their ids back in
-# their order): the ORM's unit of work cost more per row than the rest of the routing.
-_NEW_OFFERS = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id, sort_by_parameter_order=True)
-_NEW_LEADS = sa.insert(_LEADS).returning(_LEADS.c.id, sort_by_parameter_order=True)
+# Core INSERTs, executed for all the leads routed together: the ORM's unit of work cost more
+# per row than the rest of the routing. Each new row comes back with its id and what tells it
+# from the others: asked to keep the rows' order instead, SQLite inserts them one at a time.
+_NEW_OFFERS = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id, _LEAD_OFFERS.c.lead_id)
+#: A new lead is told apart by its team and contacts (unique in a team).
+_LEAD_KEY = (_LEADS.c.team_id, _LEADS.c.phone_e164, _LEADS.c.email)
+_NEW_LEADS = sa.insert(_LEADS).returning(_LEADS.c.id, *_LEAD_KEY)
 _LEAD_COLUMNS = tuple(column.key for column in _LEADS.columns if column.key != "id")
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
@@ -396,10 +399,14 @@ async def save_all(session: AsyncSession, leads: Sequence[Lead]) -> None:
         return
     for lead in new:
         fold_name(lead)
-    rows = [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in new]
-    ids = (await session.exec(_NEW_LEADS, params=rows)).scalars().all()
-    for lead, lead_id in zip(new, ids, strict=True):
-        lead.id = lead_id
+    keys = [(lead.team_id, lead.phone_e164, lead.email) for lead in new]
+    # Leads with no contact are not told apart by their key: those are written one by one.
+    together = len(set(keys)) == len(keys)
+    for batch in [new] if together else [[lead] for lead in new]:
+        rows = [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in batch]
+        ids = {tuple(key): lead_id for lead_id, *key in await session.exec(_NEW_LEADS, params=rows)}
+        for lead in batch:
+            lead.id = ids[(lead.team_id, lead.phone_e164, lead.email)]
 
 
 async def _offer_all(
@@ -423,14 +430,19 @@ async def _offer_all(
         for item, target in zip(leads, targets, strict=True)
         if target is not None
     ]
-    ids = iter((await session.exec(_NEW_OFFERS, params=rows)).scalars().all() if rows else ())
+    ids = (
+        {lead_id: offer_id for offer_id, lead_id in await session.exec(_NEW_OFFERS, params=rows)}
+        if rows
+        else {}
+    )
     offers: list[Offer | None] = []
     messages = []
     for item, target in zip(leads, targets, strict=True):
         if target is None:
             offers.append(None)
             continue
-        offer = Offer(next(ids), item.lead.id or 0, target[0], target[1], deadline)
+        lead_id = item.lead.id or 0
+        offer = Offer(ids[lead_id], lead_id, target[0], target[1], deadline)
         offers.append(offer)
         messages.append(
             outbox.Message(

@@ -4,12 +4,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox
 from core.models import Contract, Installment, Lead, OutboxMessage, Payment, User, utcnow
+from core.models.leads import unsaved_lead
 from tests import factories
 
 
@@ -85,3 +87,21 @@ async def test_a_lead_must_belong_to_an_existing_team(session: AsyncSession) -> 
     session.add(Lead(team_id=999, name="Ghost", stage="first_contact", created_at=utcnow()))
     with pytest.raises(IntegrityError):
         await session.commit()
+
+
+def test_an_unsaved_lead_is_built_as_lead_builds_it() -> None:
+    values = {
+        "team_id": 1,
+        "name": "Lena",
+        "phone_e164": "+79123456789",
+        "source": "site",
+        "stage": "new",
+        "created_at": utcnow(),
+    }
+    fast, slow = unsaved_lead(**values), Lead(**values)
+    assert fast.model_dump() == slow.model_dump()
+    assert sa.inspect(fast).transient
+    fast.profile["rooms"] = 3  # a default of its own, as a factory gives
+    assert unsaved_lead(**values).profile == {}
+    fast.state = "offered"
+    assert fast.state == "offered"

@@ -164,6 +164,36 @@ def fold_name(lead: Lead) -> None:
     lead.name_folded = lead.name.casefold()[:_FOLDED_CHARS]
 
 
+#: The model's defaults, for `unsaved_lead`: values, and factories called per lead.
+_DEFAULTS = {
+    name: field.default
+    for name, field in Lead.model_fields.items()
+    if not field.is_required() and field.default_factory is None
+}
+_DEFAULT_FACTORIES = {
+    name: field.default_factory
+    for name, field in Lead.model_fields.items()
+    if field.default_factory is not None
+}
+
+
+def unsaved_lead(**values: Any) -> Lead:
+    """`Lead(**values)` for a lead to be written with a Core INSERT, at a twentieth of the cost.
+
+    Built as SQLAlchemy builds a lead it loads (`new_instance`: no `__init__`, whose
+    attribute-by-attribute set-up through SQLModel and SQLAlchemy took ~150 µs, more than
+    the rest of a web form lead's intake), with the model's defaults. Table models validate
+    nothing in `__init__` either; a test holds the two equal.
+    """
+    lead: Lead = Lead._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    fields = dict(_DEFAULTS)
+    for name, factory in _DEFAULT_FACTORIES.items():
+        fields[name] = factory()  # type: ignore[call-arg]
+    fields.update(values)
+    lead.__dict__.update(fields)
+    return lead
+
+
 @sa.event.listens_for(Lead, "before_insert")
 @sa.event.listens_for(Lead, "before_update")
 def _fold_name(_mapper: Any, _connection: Any, lead: Lead) -> None:
