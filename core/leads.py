@@ -170,14 +170,21 @@ async def find_duplicate(
     return first_of(found, phone_e164, email)
 
 
+#: Contacts of each kind per dedup read: PostgreSQL takes at most 32,767 parameters in a
+#: statement, and one batch delivery of 1 MiB may name more people than that.
+_CONTACTS_PER_READ = 1000
+
+
 async def duplicates_of(
     session: AsyncSession, *, team_id: int | None, phones: list[str], emails: list[str]
 ) -> list[Lead]:
-    """The team's leads with any of these phones or emails (one read for many people)."""
-    if not (phones or emails):
-        return []
-    params = {"team_id": team_id, "phones": phones, "emails": emails}
-    return list((await session.exec(_DUPLICATES, params=params)).all())
+    """The team's leads with any of these phones or emails (a read per thousand people)."""
+    found: list[Lead] = []
+    for start in range(0, max(len(phones), len(emails)), _CONTACTS_PER_READ):
+        end = start + _CONTACTS_PER_READ
+        params = {"team_id": team_id, "phones": phones[start:end], "emails": emails[start:end]}
+        found += (await session.exec(_DUPLICATES, params=params)).all()
+    return found
 
 
 def first_of(leads: Iterable[Lead], phone_e164: str | None, email: str | None) -> Lead | None:

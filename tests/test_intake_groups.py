@@ -2,6 +2,7 @@
 outcome is what writing them one after the other would give, in one transaction."""
 
 import asyncio
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,3 +185,24 @@ async def test_a_rep_chosen_under_one_rule_waits_their_turn_under_the_next(
 
     owners = [lead.owner_id for lead in await leads_of(session)]
     assert owners == [anna.id, boris.id, anna.id, boris.id]
+
+
+async def test_a_known_person_deep_in_a_large_batch_comes_back_to_their_lead(
+    session: AsyncSession, team: Team
+) -> None:
+    """The dedup read goes a thousand contacts at a time (a database takes only so many
+    parameters); a person past the first thousand is still found."""
+    await add_source(session, "site", "generic")
+    await intake.receive_all(
+        session, [await _pending(session, lead_json("Lena", "+79123456789"))], utcnow()
+    )
+    people = [{"name": f"P{n}", "phone": f"+7900{n:07d}"} for n in range(1100)]
+    people[1050] = {"name": "Lena again", "phone": "8 912 345 67 89"}
+    batch = await _pending(session, json.dumps(people).encode())
+
+    [received] = await intake.receive_all(session, [batch], utcnow())
+
+    leads = await leads_of(session)
+    assert len(leads) == 1 + 1099
+    assert received.lead_ids[1050] == leads[0].id
+    assert [lead.name for lead in leads].count("Lena again") == 0
