@@ -16,15 +16,15 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, delete
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags, teams
 from core.db import insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.intake_items import Person, display_name, fitted, people, storable, storable_text
-from core.leads import duplicates_of, first_of
+from core.leads import duplicates_of
 from core.mapping import Inbound, Item, extract, items
 from core.models import (
     Activity,
@@ -68,6 +68,9 @@ _KEY_CHARS = min(
 #: The database failed or could not be reached (asyncpg reports an unreachable server as a
 #: plain OSError): nothing of the transaction was kept.
 NOT_STORED = (SQLAlchemyError, OSError)
+#: The database itself failing (not reached, locked too long, connection lost): writing the
+#: deliveries one by one would only wait for it once per delivery.
+UNREACHABLE = (OperationalError, InterfaceError, OSError)
 
 Fill = Callable[[list[Item], str | None], Awaitable[list[Item]]]
 
@@ -100,6 +103,9 @@ class Pending:
     #: Which items of a batch were skipped and why (None: none was).
     skipped: str | None = None
     error: Exception | None = None
+    #: Whether the body could be read (so the delivery has an idempotency key): one that was
+    #: read but makes no lead is still a redelivery, answered "duplicate", if its key is known.
+    read: bool = True
 
 
 #: What became of a pending delivery: received, or the error its sender is to be told.
@@ -157,7 +163,7 @@ async def prepare(
     try:
         inbounds, event_key = await read(source, headers, body, fill)
     except Exception as error:
-        return Pending(source, team, Delivery(headers, body, None), error=error)
+        return Pending(source, team, Delivery(headers, body, None), error=error, read=False)
     delivery = Delivery(headers, body, event_key)
     try:
         found, skipped = people(inbounds, team)
@@ -173,12 +179,15 @@ async def receive_all(
 
     Written as if one after the other (a person in two of them is one lead), set-based. Two
     writers creating a lead for one new person meet at the database's unique index: the
-    loser starts over and finds the winner's lead. Should the group fail otherwise, each
-    delivery is written alone, so that one that cannot be stored costs only itself.
+    loser starts over and finds the winner's lead. Should the group fail for what one of its
+    deliveries holds, each is written alone, so that one that cannot be stored costs only
+    itself; the database itself away (`UNREACHABLE`) fails them all at once.
     """
     try:
         return await _write_retrying(session, pendings, now)
-    except NOT_STORED:
+    except UNREACHABLE:
+        raise
+    except Exception:
         await session.rollback()
         if len(pendings) == 1:
             raise
@@ -186,7 +195,9 @@ async def receive_all(
     for pending in pendings:
         try:
             outcomes += await _write_retrying(session, [pending], now)
-        except NOT_STORED as error:
+        except UNREACHABLE:
+            raise
+        except Exception as error:
             await session.rollback()
             outcomes.append(error)
     return outcomes
@@ -201,26 +212,35 @@ async def _write_retrying(
 async def _write(
     session: AsyncSession, pendings: Sequence[Pending], now: datetime
 ) -> list[Outcome]:
-    keys = [None if pending.error else idempotency_key(pending.delivery) for pending in pendings]
-    fresh = await _remember(session, pendings, keys, now)
+    keys = [idempotency_key(pending.delivery) if pending.read else None for pending in pendings]
+    # Only a delivery that makes leads keeps its key: one refused may come again, fixed.
+    kept = [None if pending.error else key for pending, key in zip(pendings, keys, strict=True)]
+    fresh = await _remember(session, pendings, kept, now)
     taken = [pending if is_new else None for pending, is_new in zip(pendings, fresh, strict=True)]
     lead_ids = await _take_all(session, taken, now)
-    rows = []
+    rows, outcomes = [], list[Outcome]()
     for pending, key, is_new, ids in zip(pendings, keys, fresh, lead_ids, strict=True):
-        if pending.error is not None:
-            rows.append(_journal_row(pending, None, "rejected", now, error=str(pending.error)))
-        elif is_new:
+        if pending.error is None and is_new:
             rows.append(_journal_row(pending, key, "accepted", now, ids[0], pending.skipped))
-        else:
+            outcomes.append(Received("accepted", ids))
+        elif pending.error is None or await _is_known(session, pending, key):
             rows.append(_journal_row(pending, key, "duplicate", now))
+            outcomes.append(Received("duplicate", []))
+        else:
+            rows.append(_journal_row(pending, None, "rejected", now, error=str(pending.error)))
+            outcomes.append(pending.error)
     await session.exec(_NEW_JOURNAL, params=rows)
     await session.commit()
-    return [
-        pending.error
-        if pending.error is not None
-        else Received("accepted" if is_new else "duplicate", ids)
-        for pending, is_new, ids in zip(pendings, fresh, lead_ids, strict=True)
-    ]
+    return outcomes
+
+
+async def _is_known(session: AsyncSession, pending: Pending, key: str | None) -> bool:
+    """Whether a refused delivery's key is known: a redelivery of one that made leads before
+    (since when, say, the mapping changed) is a duplicate, not a refusal."""
+    if key is None:
+        return False
+    params = {"source_id": pending.source.id, "key": key}
+    return (await session.exec(_KNOWN_KEY, params=params)).first() is not None
 
 
 async def _remember(
@@ -243,6 +263,11 @@ async def _remember(
         fresh.append((pending.source.id, key) in stored)
         stored.discard((pending.source.id, key))  # a key twice in the group: once new
     return fresh
+
+
+_KNOWN_KEY = select(IntakeKey.id).where(
+    IntakeKey.source_id == sa.bindparam("source_id"), IntakeKey.key == sa.bindparam("key")
+)
 
 
 @cache
@@ -302,16 +327,36 @@ async def _take_all(
             leads.append(lead)
         taken.append(leads)
     await _create(session, created, now)
-    for lead, pending, inbound in returning:
-        await _came_back(session, lead, pending.source, inbound, now)
+    for number, (lead, pending, inbound) in enumerate(returning):
+        await _came_back(session, lead, pending.source, inbound, now, number)
     return [[lead.id or 0 for lead in leads] for leads in taken]
 
 
+#: How a lead is found by a person: (kind, team, contact).
+_Contact = tuple[str, int | None, str]
+
+
+def _contacts(team_id: int | None, phone: str | None, email: str | None) -> list[_Contact]:
+    contacts = []
+    if phone:
+        contacts.append(("phone", team_id, phone))
+    if email:
+        contacts.append(("email", team_id, email))
+    return contacts
+
+
 class _Known:
-    """The leads the people of a group may have already: stored, or new in the group."""
+    """The leads the people of a group may have already, by team and phone or email: stored
+    (the first made wins, as in `leads.first_of`), else new in the group (the first added)."""
 
     def __init__(self, stored: list[Lead]) -> None:
-        self._stored, self._new = stored, list[Lead]()
+        self._stored: dict[_Contact, tuple[int, Lead]] = {}
+        self._new: dict[_Contact, tuple[int, Lead]] = {}
+        for lead in stored:
+            for contact in _contacts(lead.team_id, lead.phone_e164, lead.email):
+                found = self._stored.get(contact)
+                if found is None or (lead.id or 0) < found[0]:
+                    self._stored[contact] = (lead.id or 0, lead)
 
     @classmethod
     async def read(cls, session: AsyncSession, pendings: Sequence[Pending]) -> "_Known":
@@ -330,16 +375,16 @@ class _Known:
         return cls(stored)
 
     def add(self, lead: Lead) -> None:
-        self._new.append(lead)
+        for contact in _contacts(lead.team_id, lead.phone_e164, lead.email):
+            self._new.setdefault(contact, (len(self._new), lead))
 
     def find(self, team_id: int | None, person: Person) -> Lead | None:
-        """The person's lead in the team: the first stored, else the first new."""
-        phone = person.phone.e164 if person.phone else None
-        for leads in (self._stored, self._new):
-            mine = [lead for lead in leads if lead.team_id == team_id]
-            found = first_of(mine, phone, person.email)
-            if found is not None:
-                return found
+        """The person's lead in the team, if they have one."""
+        contacts = _contacts(team_id, person.phone.e164 if person.phone else None, person.email)
+        for known in (self._stored, self._new):
+            found = [known[contact] for contact in contacts if contact in known]
+            if found:
+                return min(found, key=lambda pair: pair[0])[1]
         return None
 
 
@@ -408,10 +453,16 @@ def _score_new(lead: Lead, team: Team, now: datetime) -> None:
 
 
 async def _came_back(
-    session: AsyncSession, lead: Lead, source: LeadSource, inbound: Inbound, now: datetime
+    session: AsyncSession,
+    lead: Lead,
+    source: LeadSource,
+    inbound: Inbound,
+    now: datetime,
+    number: int,
 ) -> None:
     """A known person asked again: an activity on their lead, and a word to its owner (to the
-    team's managers when nobody owns it: a pooled lead asked for again is worth a look)."""
+    team's managers when nobody owns it: a pooled lead asked for again is worth a look).
+    `number` tells apart the comebacks of one group, written at the same `now`."""
     summary = inbound.comment or ""
     session.add(
         Activity(
@@ -434,7 +485,7 @@ async def _came_back(
             chat_id=person.telegram_id,
             recipient_id=person.id,
             params={"lead_id": lead.id, "lead_name": lead.name, "source": source.name},
-            dedup_key=f"returned:{lead.id}:{person.id}:{now.isoformat()}",
+            dedup_key=f"returned:{lead.id}:{person.id}:{now.isoformat()}:{number}",
         )
 
 

@@ -11,7 +11,6 @@ ranked by the strategy's order in SQL, and the turns are then taken in Python as
 have been taken one lead after the other; the rows are written set-based.
 """
 
-from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -265,17 +264,16 @@ async def _reps(
     """Each lead's rep by the first matching rule, turns taken one lead after another."""
     rules = (await session.exec(_RULES, params={"team_id": team.id})).all()
     plans = [_plan(rules, item) for item in leads]
-    wanted = Counter(plans)
     lead_ids = [item.lead.id for item in leads if item.lead.id is not None]
     ranked: dict[_Plan, list[Candidate]] = {}
     known: dict[int, Candidate] = {}  # one rep under two rules takes their turns once
     targets: list[Target] = []
     for plan in plans:
         if plan not in ranked:
-            # k leads in a row only ever go to the first k in order; a rep already taking
-            # turns under another rule may be ranked here by a credit that has grown since.
-            limit = wanted[plan] + len(known)
-            found = await candidates(session, team, plan, now, exclude, lead_ids, limit)
+            # n turns, under whichever rules, only ever go to the first n in a rule's order as
+            # read: a rep further down is reached only once each of the n ahead took a turn
+            # (credit and load grow with turns alone).
+            found = await candidates(session, team, plan, now, exclude, lead_ids, len(leads))
             ranked[plan] = [known.setdefault(rep.id, rep) for rep in found]
         rep = next_turn(ranked[plan], plan.strategy)
         targets.append((rep.id, rep.telegram_id) if rep is not None else None)

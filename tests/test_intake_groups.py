@@ -11,8 +11,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import intake, rules, sources, users
+from core.db import create_engine, session_factory
 from core.errors import InvalidInput
 from core.models import LeadOffer, LeadSource, OutboxMessage, Team, User, WebhookDelivery, utcnow
+from tests import factories
 from tests.intakekit import activities_of, add_source, lead_json, leads_of
 from webhooks.intake_groups import IntakeGroups
 
@@ -206,3 +208,86 @@ async def test_a_known_person_deep_in_a_large_batch_comes_back_to_their_lead(
     assert len(leads) == 1 + 1099
     assert received.lead_ids[1050] == leads[0].id
     assert [lead.name for lead in leads].count("Lena again") == 0
+
+
+async def test_turns_taken_under_one_rule_move_the_next_rule_on_past_its_first_reps(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    await factories.user(session, team, name="Carl")
+    reps = await _reps(session, team)
+    for name, credit in (("Anna", 0.0), ("Boris", 0.5), ("Carl", 0.6)):
+        reps[name].route_credit = credit
+    reps["Anna"].max_open_leads = reps["Boris"].max_open_leads = 1
+    await session.commit()
+    await rules.add_rule(
+        session,
+        team_name="Alpha",
+        match="region=north",
+        strategy="to-user",
+        user_telegram_id=reps["Boris"].telegram_id,
+    )
+    group = [
+        await _pending(session, lead_json("P1", "+79000000001")),
+        await _pending(session, lead_json("North", "+79000000002", region="north")),
+        await _pending(session, lead_json("P2", "+79000000003")),
+    ]
+
+    await intake.receive_all(session, group, utcnow())
+
+    owners = [(lead.name, lead.owner_id) for lead in await leads_of(session)]
+    assert owners == [("P1", reps["Anna"].id), ("North", reps["Boris"].id), ("P2", reps["Carl"].id)]
+
+
+async def test_a_redelivery_is_a_duplicate_even_if_it_would_now_be_refused(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    body = lead_json("Lena", "8 (912) 345-67-89")
+    headers = {"idempotency-key": "evt-1"}
+    [first] = await intake.receive_all(session, [await _pending(session, body, headers)], utcnow())
+    team.country = "US"  # the national number no longer parses: as new, it would be refused
+    session.add(team)
+    await session.commit()
+
+    [again] = await intake.receive_all(session, [await _pending(session, body, headers)], utcnow())
+
+    assert (first.outcome, again) == ("accepted", intake.Received("duplicate", []))
+    assert await _journal(session) == [("accepted", first.lead_ids[0]), ("duplicate", None)]
+
+
+async def test_a_person_asking_twice_in_one_group_is_told_to_their_rep_twice(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    await intake.receive_all(
+        session, [await _pending(session, lead_json("Lena", "+79123456789"))], utcnow()
+    )
+    again = [
+        await _pending(session, lead_json("Lena", "+79123456789", comment=text))
+        for text in ("Still there?", "Call me")
+    ]
+
+    await intake.receive_all(session, again, utcnow())
+
+    assert [kind for kind, _ in await _pushes(session)] == ["lead_offer"] + ["lead_returned"] * 2
+
+
+async def test_with_the_database_away_a_group_is_refused_at_once_not_one_by_one(
+    team: Team, session: AsyncSession
+) -> None:
+    await add_source(session, "site", "generic")
+    group = [await _pending(session, lead_json(f"P{n}", f"+7900000000{n}")) for n in range(6)]
+    silent = await asyncio.start_server(lambda *_: asyncio.sleep(60), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]  # a server that accepts and never answers
+    away = create_engine(f"postgresql://u@127.0.0.1:{port}/x", connect_args={"timeout": 0.2})
+    attempts: list[Any] = []
+    sa.event.listen(away.sync_engine, "do_connect", lambda *_: attempts.append(1))
+    writer = IntakeGroups(session_factory(away), utcnow)
+
+    answers = await asyncio.gather(*(writer.receive(p) for p in group), return_exceptions=True)
+
+    await away.dispose()
+    silent.close()
+    assert all(isinstance(answer, intake.NOT_STORED) for answer in answers)
+    assert len(attempts) == 1

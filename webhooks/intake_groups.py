@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,51 +26,68 @@ MAX_GROUP = 64
 LINGER_SECONDS = 0.005
 
 
+#: A delivery waiting for its group, and where its outcome goes.
+Waiting = tuple[intake.Pending, "asyncio.Future[intake.Received]"]
+
+
 class IntakeGroups:
-    """One writer task per process at a time; each delivery waits for its own outcome."""
+    """One writer task at a time for the router's deliveries; each waits for its own outcome."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
     ) -> None:
         self._sessions, self._clock = sessions, clock
-        self._waiting: list[tuple[intake.Pending, asyncio.Future[intake.Received]]] = []
+        self._waiting: list[Waiting] = []
+        self._writing: list[Waiting] = []
         self._writer: asyncio.Task[None] | None = None
         self._expected = 1
-        self._filled = asyncio.Event()
+        #: Set while the writer lingers: done once enough deliveries wait.
+        self._filled: asyncio.Future[None] | None = None
 
     async def receive(self, pending: intake.Pending) -> intake.Received:
         """Write the delivery with those waiting beside it; its outcome, or its error raised."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._waiting.append((pending, future))
-        if len(self._waiting) >= self._expected:
-            self._filled.set()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting())
+        if self._filled is not None and len(self._waiting) >= self._expected:
+            _settle(self._filled, None)
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_waiting())
         return await future
 
     async def _write_waiting(self) -> None:
-        while self._waiting:
-            await self._linger()
-            group = self._waiting[:MAX_GROUP]
-            del self._waiting[:MAX_GROUP]
-            self._expected = len(group)
-            outcomes = await self._write([pending for pending, _ in group])
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():  # its request was cancelled: the write stands all the same
-                    continue
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
+        try:
+            while self._waiting:
+                await self._linger()
+                self._writing = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                self._expected = len(self._writing)
+                outcomes = await self._write([pending for pending, _ in self._writing])
+                for (_, future), outcome in zip(self._writing, outcomes, strict=True):
+                    _settle(future, outcome)
+                self._writing = []
+        except BaseException as error:
+            # The writer itself failed or was cancelled: none of its deliveries waits for ever.
+            stranded = self._writing + self._waiting
+            self._writing, self._waiting = [], []
+            for _, future in stranded:
+                if isinstance(error, Exception):
+                    _settle(future, error)
                 else:
-                    future.set_result(outcome)
+                    future.cancel()
+            raise
 
     async def _linger(self) -> None:
         """Wait (briefly) until as many deliveries wait as the last group held."""
         if len(self._waiting) >= self._expected:
             return
-        self._filled.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LINGER_SECONDS):
-                await self._filled.wait()
+        self._filled = asyncio.get_running_loop().create_future()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LINGER_SECONDS):
+                    await self._filled
+        finally:
+            self._filled = None
 
     async def _write(self, pendings: list[intake.Pending]) -> list[intake.Outcome]:
         try:
@@ -77,3 +95,13 @@ class IntakeGroups:
                 return await intake.receive_all(session, pendings, self._clock())
         except Exception as error:  # each sender is told, by its own request
             return [error] * len(pendings)
+
+
+def _settle(future: "asyncio.Future[Any]", outcome: object) -> None:
+    """Give a waiting future its outcome (an exception is raised to its request)."""
+    if future.done():  # its request was cancelled: the write stands all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
