@@ -21,7 +21,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags, teams
-from core.db import insert_or_ignore
+from core.db import in_shapes, insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.intake_items import Person, display_name, fitted, people, storable, storable_text
 from core.leads import duplicates_of
@@ -254,10 +254,10 @@ async def _remember(
         if key is not None
     }
     stored: set[tuple[int | None, str]] = set()
-    if wanted:
-        statement = _new_keys(session.get_bind().dialect.name)
-        result = await session.exec(statement, params=list(wanted.values()))
-        stored = {(row.source_id, row.key) for row in result}
+    statement = _new_keys(session.get_bind().dialect.name)
+    for piece in in_shapes(list(wanted.values())):
+        result = await session.exec(statement, params=piece)
+        stored |= {(row.source_id, row.key) for row in result}
     fresh = []
     for pending, key in zip(pendings, keys, strict=True):
         fresh.append((pending.source.id, key) in stored)

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, outbox, tags, teams
 from core.contacts import clean_name, normalize_email, normalize_phone
+from core.db import in_shapes
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.masking import mask_name, mask_phone
 from core.models import (
@@ -170,19 +171,19 @@ async def find_duplicate(
     return first_of(found, phone_e164, email)
 
 
-#: Contacts of each kind per dedup read: PostgreSQL takes at most 32,767 parameters in a
-#: statement, and one batch delivery of 1 MiB may name more people than that.
-_CONTACTS_PER_READ = 1000
-
-
 async def duplicates_of(
     session: AsyncSession, *, team_id: int | None, phones: list[str], emails: list[str]
 ) -> list[Lead]:
-    """The team's leads with any of these phones or emails (a read per thousand people)."""
+    """The team's leads with any of these phones or emails (one read per 64 contacts).
+
+    Each read looks the same contacts up as phones and as emails (a phone never reads as an
+    email): one list, so a read has one shape per size (see `db.in_shapes`); and pieces,
+    since one batch delivery of 1 MiB may name more people than a statement takes
+    parameters (32,767 on PostgreSQL).
+    """
     found: list[Lead] = []
-    for start in range(0, max(len(phones), len(emails)), _CONTACTS_PER_READ):
-        end = start + _CONTACTS_PER_READ
-        params = {"team_id": team_id, "phones": phones[start:end], "emails": emails[start:end]}
+    for contacts in in_shapes([*phones, *emails]):
+        params = {"team_id": team_id, "phones": contacts, "emails": contacts}
         found += (await session.exec(_DUPLICATES, params=params)).all()
     return found
 

@@ -21,6 +21,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags, teams
+from core.db import in_shapes
 from core.masking import mask_email, mask_phone
 from core.models import ClaimBlock, Lead, LeadOffer, LeadState, Role, RoutingRule, Team, User
 from core.models.leads import fold_name
@@ -400,7 +401,7 @@ async def save_all(session: AsyncSession, leads: Sequence[Lead]) -> None:
     keys = [(lead.team_id, lead.phone_e164, lead.email) for lead in new]
     # Leads with no contact are not told apart by their key: those are written one by one.
     together = len(set(keys)) == len(keys)
-    for batch in [new] if together else [[lead] for lead in new]:
+    for batch in in_shapes(new) if together else [[lead] for lead in new]:
         rows = [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in batch]
         ids = {tuple(key): lead_id for lead_id, *key in await session.exec(_NEW_LEADS, params=rows)}
         for lead in batch:
@@ -428,11 +429,10 @@ async def _offer_all(
         for item, target in zip(leads, targets, strict=True)
         if target is not None
     ]
-    ids = (
-        {lead_id: offer_id for offer_id, lead_id in await session.exec(_NEW_OFFERS, params=rows)}
-        if rows
-        else {}
-    )
+    ids: dict[int, int] = {}
+    for piece in in_shapes(rows):
+        made = await session.exec(_NEW_OFFERS, params=piece)
+        ids.update({lead_id: offer_id for offer_id, lead_id in made})
     offers: list[Offer | None] = []
     messages = []
     for item, target in zip(leads, targets, strict=True):

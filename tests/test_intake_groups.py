@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import intake, rules, sources, users
-from core.db import create_engine, session_factory
+from core.db import create_engine, in_shapes, session_factory
 from core.errors import InvalidInput
 from core.models import LeadOffer, LeadSource, OutboxMessage, Team, User, WebhookDelivery, utcnow
 from tests import factories
@@ -291,3 +291,12 @@ async def test_with_the_database_away_a_group_is_refused_at_once_not_one_by_one(
     silent.close()
     assert all(isinstance(answer, intake.NOT_STORED) for answer in answers)
     assert len(attempts) == 1
+
+
+def test_multi_row_statements_come_in_a_few_sizes_only() -> None:
+    """Each size is a statement the database keeps prepared per connection: groups of any
+    size from 1 to 64 are written in pieces of powers of two, at most 64 rows."""
+    sizes = {len(piece) for n in range(1, 200) for piece in in_shapes(list(range(n)))}
+    assert sizes == {1, 2, 4, 8, 16, 32, 64}
+    assert [len(piece) for piece in in_shapes(list(range(13)))] == [8, 4, 1]
+    assert [x for piece in in_shapes(list(range(200))) for x in piece] == list(range(200))
