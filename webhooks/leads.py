@@ -27,8 +27,6 @@ from webhooks.ratelimit import SourceRates
 
 log = logging.getLogger(__name__)
 
-#: Nothing was stored, so the sender is asked to deliver again.
-_DATABASE_DOWN = intake.NOT_STORED
 _RETRY_AFTER = {"Retry-After": "60"}
 
 #: The body as OpenAPI describes it: any JSON object, form or batch; a source's mapping says
@@ -130,7 +128,7 @@ async def _source(
     except NotFound:
         metrics.count("unknown", "unknown_source")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
-    except _DATABASE_DOWN as error:
+    except intake.NOT_STORED as error:  # nothing stored: the sender is to deliver again
         log.error("lead source %r not looked up: %s", name, type(error).__name__)
         metrics.count("unknown", "database_unavailable")  # not known to be a source
         raise HTTPException(
@@ -181,7 +179,7 @@ async def _receive(
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
         return _deliver_again(str(error))
-    except _DATABASE_DOWN as error:
+    except intake.NOT_STORED as error:  # nothing stored: the sender is to deliver again
         log.error("delivery to %s not stored: %s", source.name, type(error).__name__)
         metrics.count(source.name, "not_stored")
         return _deliver_again("not stored; deliver again later")
