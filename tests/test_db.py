@@ -1,12 +1,17 @@
-"""Engines and sessions: what each connection costs is paid once, not per request."""
+"""The database layer: connections shared, and reads that stay cheap as the tables grow."""
 
 import asyncio
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import leads
 from core.db import create_engine, session_factory
 from core.models import LeadSource
+from tests import factories
 
 
 async def test_sqlite_sessions_give_their_connection_back_as_they_end(database_url: str) -> None:
@@ -28,3 +33,34 @@ async def test_sqlite_sessions_give_their_connection_back_as_they_end(database_u
         assert engine.sync_engine.pool.checkedout() == 0
     finally:
         await engine.dispose()
+
+
+async def test_the_dedup_read_looks_contacts_up_rather_than_walking_the_team(
+    session: AsyncSession, database_url: str
+) -> None:
+    """Each intake reads the team's leads with the delivery's phones or emails: in the
+    (team, phone) and (team, email) indexes, so its cost does not grow with the team."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("reads SQLite's query plan")
+    team = await factories.team(session, "Plans")
+    statements: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    engine = session.bind.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    try:
+        await leads.duplicates_of(
+            session, team_id=team.id, phones=[f"+141555501{n:02d}" for n in range(16)], emails=[]
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", remember)
+    statement, parameters = statements[-1]
+    connection = await session.connection()
+    plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+    steps = [row[-1] for row in plan if "SEARCH" in row[-1] or "SCAN" in row[-1]]
+    assert steps == [
+        "SEARCH leads USING INDEX uq_leads_team_phone (team_id=? AND phone_e164=?)",
+        "SEARCH leads USING INDEX uq_leads_team_email (team_id=? AND email=?)",
+    ]
