@@ -98,6 +98,10 @@ class OutboxSender:
         self.idle_check_seconds = idle_check_seconds
         self._global = limiter(global_rate)
         self._capacity = max(1, int(global_rate * HOLD_SECONDS))
+        # While rows are held, more are claimed once there is room for a second's sending:
+        # claiming each slot as it freed cost a claim transaction per message sent whenever
+        # a backlog had formed.
+        self._refill = min(batch_size, max(1, int(global_rate)), self._capacity)
         self._held = 0  # claimed rows not yet settled
         self._lanes: OrderedDict[int, Lane] = OrderedDict()
         self._woken = asyncio.Event()
@@ -191,7 +195,7 @@ class OutboxSender:
         self.wake()  # there is room for more rows now
 
     async def _seconds_to_next(self) -> float:
-        if self._held >= self._capacity:
+        if not self._room():
             return self.idle_check_seconds  # a finishing pass wakes the loop sooner
         async with self.sessions() as session:
             due = await outbox.next_due_at(session)
@@ -202,9 +206,14 @@ class OutboxSender:
 
     # -- one pass --------------------------------------------------------------------------
 
+    def _room(self) -> int:
+        """How many rows to claim now (none while rows are held and there is little room)."""
+        room = min(self.batch_size, self._capacity - self._held)
+        return room if room >= self._refill or not self._held else 0
+
     async def _claim(self) -> tuple[list[OutboxMessage], int]:
         """The due rows claimed (as many as there is room for), and how many that was at most."""
-        limit = min(self.batch_size, self._capacity - self._held)
+        limit = self._room()
         if limit <= 0:
             return [], 0
         async with self.sessions() as session:
