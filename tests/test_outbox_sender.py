@@ -181,6 +181,29 @@ async def test_rows_sent_together_are_each_marked_with_their_own_message_id(
         assert sent.telegram_message_id == call.result["message_id"]
 
 
+async def test_a_message_sent_just_before_a_stop_is_marked_sent(
+    sessions: Sessions, standin: BotApiStandin, telegram: Bot, clock: Clock
+) -> None:
+    """While more messages are on their way, a mark waits a moment to share their write; a
+    stop in that moment still records what Telegram has, so that a restart sends it once."""
+    for chat in (801, 802, 803):
+        await enqueue(sessions, chat, f"stopping-{chat}")
+    sender = make_sender(telegram, sessions, clock, global_rate=1)  # the others wait their turn
+    sender.start()
+    first = await standin.wait_for_call("sendMessage", timeout=2.0)
+    await asyncio.wait_for(sender.stop(), 5)
+
+    assert len(sends(standin)) == 1
+    sent = await row(sessions, first.params["text"])
+    assert (sent.status, sent.telegram_message_id) == (
+        OutboxStatus.SENT,
+        first.result["message_id"],
+    )
+    for chat in (801, 802, 803):
+        if f"stopping-{chat}" != first.params["text"]:
+            assert (await row(sessions, f"stopping-{chat}")).status == OutboxStatus.PENDING
+
+
 async def test_rows_whose_mark_failed_are_sent_again_when_their_lease_ends(
     sessions: Sessions, session: AsyncSession, standin: BotApiStandin, telegram: Bot, clock: Clock
 ) -> None:
