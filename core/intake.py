@@ -20,7 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import outbox, tags, teams
+from core import outbox, sources, tags, teams
 from core.db import in_shapes, insert_or_ignore
 from core.errors import InvalidInput, NotFound
 from core.intake_items import Person, display_name, fitted, people, storable, storable_text
@@ -43,13 +43,12 @@ from core.pipelines import preset
 from core.races import retry_on_race
 from core.routing import ToRoute, route_all
 from core.scoring import score
-from core.sources import KEY_HEADERS
 
 #: Vendors retry for up to 36 hours (Meta); keys are kept twice as long.
 KEY_LIFETIME = timedelta(hours=72)
 #: Headers that carry a source's secret itself (a bearer key, Tilda's API key): the journal
 #: keeps them as "***", so that reading it reveals no key (a replay checks no signature).
-_SECRET_HEADERS = frozenset({"authorization", *KEY_HEADERS})
+_SECRET_HEADERS = frozenset({"authorization", *sources.KEY_HEADERS})
 #: Headers in which senders name a delivery, before the vendors' own event ids.
 _EVENT_HEADERS = ("webhook-id", "idempotency-key")
 
@@ -106,6 +105,11 @@ class Pending:
     #: Whether the body could be read (so the delivery has an idempotency key): one that was
     #: read but makes no lead is still a redelivery, answered "duplicate", if its key is known.
     read: bool = True
+
+
+class SourceChanged(Exception):
+    """The delivery was read with its source (or team) as it was before a change: read it
+    again with the source as it is now. Nothing of it was kept."""
 
 
 #: What became of a pending delivery: received, or the error its sender is to be told.
@@ -181,8 +185,25 @@ async def receive_all(
     writers creating a lead for one new person meet at the database's unique index: the
     loser starts over and finds the winner's lead. Should the group fail for what one of its
     deliveries holds, each is written alone, so that one that cannot be stored costs only
-    itself; the database itself away (`UNREACHABLE`) fails them all at once.
+    itself; the database itself away (`UNREACHABLE`) fails them all at once. A delivery
+    read with its source as it was before a change is kept out (`SourceChanged`).
     """
+    changed = await sources.changed(
+        session, [(pending.source, pending.team) for pending in pendings]
+    )
+    if not any(changed):
+        return await _receive_current(session, pendings, now)
+    current = [pending for pending, stale in zip(pendings, changed, strict=True) if not stale]
+    outcomes = iter(await _receive_current(session, current, now) if current else [])
+    return [
+        SourceChanged(pending.source.name) if stale else next(outcomes)
+        for pending, stale in zip(pendings, changed, strict=True)
+    ]
+
+
+async def _receive_current(
+    session: AsyncSession, pendings: Sequence[Pending], now: datetime
+) -> list[Outcome]:
     try:
         return await _write_retrying(session, pendings, now)
     except UNREACHABLE:

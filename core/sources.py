@@ -2,6 +2,7 @@
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +66,31 @@ async def source_and_team(session: AsyncSession, name: str) -> tuple[LeadSource,
     if found is None:
         raise NotFound(f"no source named {name!r}", code="source_not_found")
     return found[0], found[1]
+
+
+_SOURCES = LeadSource.__table__  # type: ignore[attr-defined]
+_TEAMS = Team.__table__  # type: ignore[attr-defined]
+#: Every stored value of some sources and their teams, by the source's id.
+_AS_STORED = (
+    sa.select(_SOURCES.c.id, *_SOURCES.c, *_TEAMS.c)
+    .join(_TEAMS, _TEAMS.c.id == _SOURCES.c.team_id)
+    .where(_SOURCES.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def _as_read(source: LeadSource, team: Team) -> tuple[Any, ...]:
+    return tuple(getattr(source, c.key) for c in _SOURCES.c) + tuple(
+        getattr(team, c.key) for c in _TEAMS.c
+    )
+
+
+async def changed(session: AsyncSession, read: Sequence[tuple[LeadSource, Team]]) -> list[bool]:
+    """For each source, as it was read with its team: whether either has changed since (or
+    the source is gone)."""
+    ids = sorted({source.id for source, _ in read if source.id is not None})
+    rows = await session.exec(_AS_STORED, params={"ids": ids})
+    stored = {row[0]: tuple(row[1:]) for row in rows}
+    return [stored.get(source.id) != _as_read(source, team) for source, team in read]
 
 
 async def list_sources(session: AsyncSession) -> list[LeadSource]:

@@ -1,6 +1,7 @@
 """Lead webhooks end to end through FastAPI: each vendor, each refusal, redelivery, routing."""
 
 import asyncio
+import base64
 import json
 
 import httpx
@@ -115,6 +116,47 @@ async def test_bearer_secret_batches_and_dedup_by_phone(
     assert response.status_code == 200, response.text
     names = [lead.name for lead in await leads_of(session)]
     assert names == ["A", "B"]
+
+
+async def test_a_source_changed_between_deliveries_holds_from_the_next_one(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    """The route keeps the sources it has read; a change made meanwhile, as `leadloop source
+    set` makes it, holds from the next delivery on: its team, its mapping, its secret."""
+    alpha = team.id
+    await add_source(session, "zap", "generic", secret=WHSEC)
+    lead = {"name": "Anna", "phone": "+79123456789"}
+    first = await client.post("/webhooks/leads/zap", json=lead, headers=_bearer(WHSEC))
+    assert first.status_code == 200, first.text
+    beta = (await factories.team(session, "Beta")).id
+    values = {"team": "Beta", "mapping": ["name=full_name"]}
+    await sources.update_source(session, name="zap", values=values)
+
+    moved = {"full_name": "Boris", "phone": "+79001112233"}
+    second = await client.post("/webhooks/leads/zap", json=moved, headers=_bearer(WHSEC))
+
+    assert second.status_code == 200, second.text
+    assert [(lead.name, lead.team_id) for lead in await leads_of(session)] == [
+        ("Anna", alpha),
+        ("Boris", beta),
+    ]
+    rotated, again = (f"whsec_{base64.b64encode(key * 24).decode()}" for key in (b"r", b"s"))
+    await sources.update_source(session, name="zap", values={"secret": rotated})
+    late = {"full_name": "Vera", "phone": "+79005550000"}
+    old = await client.post("/webhooks/leads/zap", json=late, headers=_bearer(WHSEC))
+    assert old.status_code == 401
+    assert (await client.post("/webhooks/leads/zap", json=late, headers=_bearer(rotated))).json()[
+        "outcome"
+    ] == "accepted"
+    await sources.update_source(session, name="zap", values={"secret": again})
+    last = {"full_name": "Gleb", "phone": "+79005550001"}
+    newest = await client.post("/webhooks/leads/zap", json=last, headers=_bearer(again))
+    assert newest.status_code == 200, newest.text
+    assert [lead.name for lead in await leads_of(session)] == ["Anna", "Boris", "Vera", "Gleb"]
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {secret}"}
 
 
 async def test_typeform_sample_with_its_signature(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +16,7 @@ from core.db import create_engine, in_shapes, session_factory
 from core.errors import InvalidInput
 from core.models import LeadOffer, LeadSource, OutboxMessage, Team, User, WebhookDelivery, utcnow
 from tests import factories
+from tests.faults import refuse
 from tests.intakekit import activities_of, add_source, lead_json, leads_of
 from webhooks.intake_groups import IntakeGroups
 
@@ -123,19 +125,39 @@ async def test_a_delivery_that_cannot_be_stored_costs_only_itself(
 ) -> None:
     await add_source(session, "site", "generic")
     good = await _pending(session, lead_json("Lena", "+79123456789"))
-    gone = LeadSource(id=9999, name="gone", kind="generic", team_id=team.id)
-    orphan = intake.Pending(gone, good.team, good.delivery, good.found)  # its source is no more
+    refused = await _pending(session, lead_json("Ivan", "+79005550000"))
     late = await _pending(session, lead_json("Oleg", "+79001112233"))
+    await refuse(session, event="INSERT", table="leads", when="NEW.name = 'Ivan'")
 
-    outcomes = await intake.receive_all(session, [good, orphan, late], utcnow())
+    outcomes = await intake.receive_all(session, [good, refused, late], utcnow())
 
-    assert [type(outcome).__name__ for outcome in outcomes] == [
-        "Received",
-        "IntegrityError",
-        "Received",
-    ]
+    assert [type(outcome) for outcome in outcomes[::2]] == [intake.Received] * 2
+    assert isinstance(outcomes[1], SQLAlchemyError)
     assert [lead.name for lead in await leads_of(session)] == ["Lena", "Oleg"]
     assert [outcome for outcome, _ in await _journal(session)] == ["accepted", "accepted"]
+
+
+async def test_a_delivery_read_before_its_source_changed_is_kept_out_to_be_read_again(
+    session: AsyncSession, team: Team
+) -> None:
+    await add_source(session, "site", "generic")
+    before = await _pending(session, lead_json("Lena", "+79123456789"))
+    gone = LeadSource(id=9999, name="gone", kind="generic", team_id=team.id)
+    orphan = intake.Pending(gone, before.team, before.delivery, before.found)  # no such source
+    await sources.update_source(session, name="site", values={"mapping": ["name=full_name"]})
+    after = await _pending(
+        session, json.dumps({"full_name": "Oleg", "phone": "+79001112233"}).encode()
+    )
+
+    outcomes = await intake.receive_all(session, [before, orphan, after], utcnow())
+
+    assert [type(outcome) for outcome in outcomes] == [
+        intake.SourceChanged,
+        intake.SourceChanged,
+        intake.Received,
+    ]
+    assert [lead.name for lead in await leads_of(session)] == ["Oleg"]
+    assert [outcome for outcome, _ in await _journal(session)] == ["accepted"]
 
 
 async def test_deliveries_arriving_together_share_one_transaction_and_each_gets_its_answer(

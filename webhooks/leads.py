@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import intake, sources
+from core import intake
 from core.errors import InvalidInput, NotFound
 from core.models import LeadSource, Team, utcnow
 from webhooks import signatures
@@ -24,6 +24,7 @@ from webhooks.graph import GraphClient, GraphUnavailable
 from webhooks.intake_groups import IntakeGroups
 from webhooks.metrics import Metrics
 from webhooks.ratelimit import SourceRates
+from webhooks.source_cache import SourceCache
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def leads_router(
     router = APIRouter(tags=["lead webhooks"])
     rates = SourceRates()
     groups = IntakeGroups(sessions, clock)
+    cache = SourceCache(sessions)
 
     @router.post(
         "/webhooks/leads/{name}",
@@ -75,17 +77,32 @@ def leads_router(
     )
     async def receive_leads(name: str, request: Request) -> JSONResponse:
         """Receive one delivery (a lead, or a batch) from a web form or sender."""
-        source, team = await _source(sessions, name, metrics)
+        source, team = await _source(cache, name, metrics)
         body = await _body(request, max_bytes, name, metrics)
         headers = {key.lower(): value for key, value in request.headers.items()}
+        try:
+            return await answer(source, team, headers, body, cached=True)
+        except _ReadAgain:
+            source, team = await _source(cache, name, metrics, fresh=True)
+        try:
+            return await answer(source, team, headers, body, cached=False)
+        except _ReadAgain:  # it changed once more while the delivery was read again
+            return _deliver_again("the source changed meanwhile; deliver again")
+
+    async def answer(
+        source: LeadSource, team: Team, headers: dict[str, str], body: bytes, *, cached: bool
+    ) -> JSONResponse:
+        """The delivery's answer, read with the source as cached or as stored now."""
         if source.kind == "tilda" and body.strip() == b"test=test":
             return JSONResponse({"ok": True, "outcome": "connection test"})
         if not _authentic(source, headers, body, clock()):
-            metrics.count(name, "unauthenticated")
+            if cached:
+                raise _ReadAgain  # the secret may have changed since the source was read
+            metrics.count(source.name, "unauthenticated")
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong signature")
-        wait = await rates.retry_after(name, source.rate_per_second, source.rate_burst)
+        wait = await rates.retry_after(source.name, source.rate_per_second, source.rate_burst)
         if wait is not None:
-            metrics.count(name, "rate_limited")
+            metrics.count(source.name, "rate_limited")
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 "too many requests",
@@ -104,7 +121,7 @@ def leads_router(
     )
     async def meta_handshake(name: str, request: Request) -> str:
         """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
-        source, _ = await _source(sessions, name, metrics)
+        source, _ = await _source(cache, name, metrics, fresh=True)
         query = request.query_params
         token = query.get("hub.verify_token", "")
         if (
@@ -119,12 +136,15 @@ def leads_router(
     return router
 
 
+class _ReadAgain(Exception):
+    """The source as cached does not hold for this delivery: it is read again as stored."""
+
+
 async def _source(
-    sessions: async_sessionmaker[AsyncSession], name: str, metrics: Metrics
+    cache: SourceCache, name: str, metrics: Metrics, *, fresh: bool = False
 ) -> tuple[LeadSource, Team]:
     try:
-        async with sessions() as session:
-            return await sources.source_and_team(session, name)
+        return await cache.get(name, fresh=fresh)
     except NotFound:
         metrics.count("unknown", "unknown_source")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead source {name!r}") from None
@@ -176,6 +196,8 @@ async def _receive(
     try:
         pending = await intake.prepare(source, team, headers, body, graph.fill)
         received = await groups.receive(pending)
+    except intake.SourceChanged:
+        raise _ReadAgain from None
     except GraphUnavailable as error:
         metrics.count(source.name, "graph_unavailable")
         return _deliver_again(str(error))
