@@ -10,7 +10,6 @@ as without a cache; only a source's rate may lag, by at most `KEEP_SECONDS`.
 """
 
 import time
-from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,12 +24,8 @@ KEEP_SECONDS = 10.0
 class SourceCache:
     """Sources and their teams by name, as last read (unknown names are never kept)."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sessions, self._clock = sessions, clock
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
         self._read: dict[str, tuple[float, LeadSource, Team]] = {}
 
     async def get(self, name: str, *, fresh: bool = False) -> tuple[LeadSource, Team]:
@@ -38,7 +33,7 @@ class SourceCache:
 
         Raises NotFound for a name that is no source.
         """
-        now = self._clock()
+        now = time.monotonic()
         kept = self._read.get(name)
         if kept is not None and not fresh and now - kept[0] < KEEP_SECONDS:
             return kept[1], kept[2]
