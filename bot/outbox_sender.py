@@ -6,11 +6,12 @@ earlier message, edited in place), and marked sent only once Telegram answered o
 database step has a short session of its own: no transaction stays open while Telegram is
 called.
 
-Pacing uses aiolimiter's `AsyncLimiter`, a leaky bucket that makes a caller wait for its turn
-instead of failing: aiogram has no flood control of its own (a 429 just raises), and Telegram
-lets a bot send about 30 messages a second overall, one a second to a private chat and 20 a
-minute to a group. One limiter is shared by every chat; each chat also has its own and sends its
-rows in order in a task of its own, so a chat that has to wait never holds up the others.
+Pacing makes a caller wait for its turn instead of failing: aiogram has no flood control of
+its own (a 429 just raises), and Telegram lets a bot send about 30 messages a second overall,
+one a second to a private chat and 20 a minute to a group. One `pacing.Window` (no more than
+the rate in any second) is shared by every chat; each chat also has its own aiolimiter
+`AsyncLimiter`, evenly spaced, and sends its rows in order in a task of its own, so a chat
+that has to wait never holds up the others.
 
 What Telegram answers decides what becomes of a row:
 - ok: marked sent with Telegram's message id;
@@ -51,6 +52,7 @@ from bot.pacing import (
     TRANSIENT,
     Halt,
     Lane,
+    Window,
     backoff,
     is_permanent,
     limiter,
@@ -99,7 +101,7 @@ class OutboxSender:
         self.group_per_second = group_per_minute / 60
         self.batch_size = batch_size
         self.idle_check_seconds = idle_check_seconds
-        self._global = limiter(global_rate)
+        self._global = Window(global_rate)
         self._capacity = max(1, int(global_rate * HOLD_SECONDS))
         # While rows are held, more are claimed once there is room for a second's sending:
         # claiming each slot as it freed cost a claim transaction per message sent whenever

@@ -20,7 +20,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox_sender import OutboxSender
-from bot.pacing import backoff
+from bot.pacing import Window, backoff
 from bot.rendering import Rendered
 from core import outbox
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
@@ -343,6 +343,34 @@ async def test_a_slow_chat_is_paced_while_other_chats_go_at_once(
     assert all(c.at < slow[1].at for c in others)
     assert max(c.at for c in others) - slow[0].at < timedelta(seconds=0.8)
     assert slow[2].at - slow[0].at >= timedelta(seconds=1.7)
+
+
+async def test_a_few_pushes_to_different_chats_go_out_at_once(
+    sessions: Sessions, standin: BotApiStandin, telegram: Bot, clock: Clock
+) -> None:
+    for chat in range(901, 906):
+        await enqueue(sessions, chat, f"burst-{chat}")
+    sender = make_sender(telegram, sessions, clock)  # Telegram's 30 a second
+
+    assert await sender.send_due() == 5
+
+    times = [call.at for call in sends(standin)]
+    assert max(times) - min(times) < timedelta(seconds=0.1)  # not one every 33 ms
+
+
+async def test_the_bots_pace_is_never_more_than_its_rate_in_any_second() -> None:
+    window = Window(30)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    times = []
+    for _ in range(40):
+        await window.acquire()
+        times.append(loop.time() - start)
+
+    assert times[4] < 0.05  # a sixth of a second's messages at once
+    assert times[5] >= 1 / 6 - 0.01
+    assert max(sum(1 for t in times if at <= t < at + 1) for at in times) <= 30
+    assert times[-1] < 1.5  # and the rate itself kept up
 
 
 async def test_rows_beyond_what_a_chat_can_send_within_the_lease_are_handed_back(
