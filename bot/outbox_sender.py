@@ -72,6 +72,8 @@ _ANSWER_MODEL = Response[Message]
 #: How long marking a sent message waits for the next ones to share its write, while more
 #: are held. A crash in that time sends them again (delivery is at least once anyway).
 MARK_LINGER_SECONDS = 0.2
+#: The most claimed rows the sender holds at once, whatever its rate.
+MAX_HELD = 1000
 
 
 class OutboxSender:
@@ -102,7 +104,9 @@ class OutboxSender:
         self.batch_size = batch_size
         self.idle_check_seconds = idle_check_seconds
         self._global = Window(global_rate)
-        self._capacity = max(1, int(global_rate * HOLD_SECONDS))
+        # Rows held are rows in memory: at a self-hosted Bot API's pace 15 seconds' worth is
+        # tens of thousands, which grew the process for good (Python keeps its peak).
+        self._capacity = max(1, min(int(global_rate * HOLD_SECONDS), MAX_HELD))
         # While rows are held, more are claimed once there is room for a second's sending:
         # claiming each slot as it freed cost a claim transaction per message sent whenever
         # a backlog had formed.
