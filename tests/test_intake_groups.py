@@ -128,8 +128,10 @@ async def test_a_delivery_that_cannot_be_stored_costs_only_itself(
     refused = await _pending(session, lead_json("Ivan", "+79005550000"))
     late = await _pending(session, lead_json("Oleg", "+79001112233"))
     await refuse(session, event="INSERT", table="leads", when="NEW.name = 'Ivan'")
-
-    outcomes = await intake.receive_all(session, [good, refused, late], utcnow())
+    try:
+        outcomes = await intake.receive_all(session, [good, refused, late], utcnow())
+    finally:
+        await refuse(session, event="INSERT", table="leads", on=False)
 
     assert [type(outcome) for outcome in outcomes[::2]] == [intake.Received] * 2
     assert isinstance(outcomes[1], SQLAlchemyError)
