@@ -54,8 +54,8 @@ class Window:
     """At most `per_second` in any second, a sixth of them at once: the bot's overall pace.
 
     Evenly spaced sends (`limiter`) made a push that came 10 ms after another wait 23 ms for
-    its turn at Telegram's 30 a second, though the bot was far below it: at 20 leads a second
-    that wait was most of the 99th percentile. Here up to a sixth of a second's messages go at
+    its turn at Telegram's 30 a second, though the bot was far below it: up to 33 ms added to
+    a lead's speed to its rep. Here up to a sixth of a second's messages go at
     once and none waits while fewer were sent in the last sixth of a second (no more than
     `per_second` in any second still). aiolimiter's leaky bucket cannot say that: with room
     for a burst it lets the burst and the steady rate into the same second. Callers queue on

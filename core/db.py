@@ -19,10 +19,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 #: How long a writer waits for SQLite's one write lock before "database is locked".
 _BUSY_SECONDS = 10
-#: Connections kept open. Under load every request in flight holds one (on SQLite while it
-#: waits for the write turn); with SQLAlchemy's default of 5 the ones beyond were opened and
-#: closed per request (SQLite's pragmas and schema read again, PostgreSQL's log-in): 20% of
-#: a lead's CPU at 16 requests in flight. An idle one costs a socket or file handle.
+#: Connections kept open. On PostgreSQL every request in flight holds one while it waits for
+#: the server (on SQLite only writers waiting for the write turn do, see `_InlineSession`);
+#: with SQLAlchemy's default of 5 the ones beyond were opened and closed per request
+#: (PostgreSQL's log-in): 20% of a lead's CPU at 16 requests in flight. A connection is only
+#: opened when one more is needed at once.
 _POOL_SIZE = 20
 #: Key in a pooled connection's info while it holds the process's SQLite write turn.
 _WRITE_TURN = "leadloop.sqlite_write_turn"
