@@ -85,7 +85,7 @@ class Run:
             await response.read()
             return response.status
 
-    async def steady(self, label: str, rate: float, seconds: float) -> list[float]:
+    async def steady(self, label: str, rate: float, seconds: float) -> dict[str, float]:
         count = int(rate * seconds)
         names = [f"{label}-{n:05d}" for n in range(count)]
         start = time.perf_counter()
@@ -96,7 +96,8 @@ class Run:
         await asyncio.gather(*tasks)
         return await self.latencies(names)
 
-    async def latencies(self, names: list[str], within: float = 60) -> list[float]:
+    async def latencies(self, names: list[str], within: float = 60) -> dict[str, float]:
+        """Seconds from each lead's POST to its offer at the stand-in, by the lead's name."""
         wanted, found = set(names), {}
         deadline = time.time() + within
         while len(found) < len(wanted) and time.time() < deadline:
@@ -106,7 +107,7 @@ class Run:
                 if name in wanted and name not in found:
                     found[name] = call.at.timestamp() - self.sent[name]
             await asyncio.sleep(0.2)
-        return sorted(found.values())
+        return found
 
     async def flood(self, label: str, total: int, workers: int) -> float:
         queue = iter(range(total))
@@ -123,6 +124,12 @@ class Run:
 def _phone(label: str, n: int) -> str:
     block = {"s20": 1, "s100": 2}.get(label) or 3 + int(label.removeprefix("flood"))
     return f"+1415{block}{n:06d}"
+
+
+def _slowest(by_name: dict[str, float], count: int = 5) -> str:
+    """The slowest leads and where in the run they came (a start-up cost shows as #0, #1)."""
+    slowest = sorted(by_name.items(), key=lambda item: item[1], reverse=True)[:count]
+    return ", ".join(f"#{int(name.rsplit('-', 1)[1])}: {s * 1000:.0f}" for name, s in slowest)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -189,11 +196,13 @@ async def _report(run: Run, url: str, pid: int, flood_only: bool, send_rate: flo
     )
     steady = () if flood_only else (("s20", 20, 15), ("s100", 100, 10))
     for label, rate, seconds in steady:
-        latencies = await run.steady(label, rate, seconds)
+        by_name = await run.steady(label, rate, seconds)
+        latencies = sorted(by_name.values())
         print(
             f"steady {rate}/s: {len(latencies)} offers; p50 {percentile(latencies, 0.5):.1f} ms, "
             f"p99 {percentile(latencies, 0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
         )
+        print(f"  slowest (lead number: ms): {_slowest(by_name)}")
     cpu_before, cpu_flooding, ratios = cpu_seconds(pid), 0.0, []
     for round_ in range(FLOODS):
         started = cpu_seconds(pid)

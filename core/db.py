@@ -63,6 +63,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("async_creator", partial(_InlineSQLite.open, target.database))
     if not in_memory:  # one connection is the whole of an in-memory database: no pool size
         kwargs.setdefault("pool_size", _POOL_SIZE)
+        # The connection returned last is handed out next: it has the statements prepared
+        # (asyncpg prepares each one per connection). In turns, all twenty prepared all of
+        # them, and leads paid for it long after a start (PostgreSQL's log: `parse` lines).
+        kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(target, **kwargs)
     if sqlite:
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
