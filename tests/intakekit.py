@@ -6,7 +6,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -38,10 +38,18 @@ def sample(vendor: str, name: str) -> dict:
 
 
 @pytest.fixture
-async def graph() -> AsyncIterator[str]:
+def on_graph_fetch() -> list[Callable[[], Awaitable[None]]]:
+    """Steps the Graph API stand-in takes before it answers (a test adds its own)."""
+    return []
+
+
+@pytest.fixture
+async def graph(on_graph_fetch: list[Callable[[], Awaitable[None]]]) -> AsyncIterator[str]:
     """A stand-in for Meta's Graph API: any leadgen id has a name, phone and email."""
 
     async def lead(request: web.Request) -> web.Response:
+        for step in on_graph_fetch:
+            await step()
         leadgen_id = request.match_info["id"]
         if request.query.get("access_token") != "page-token":
             return web.json_response({"error": {"message": "bad token"}}, status=400)

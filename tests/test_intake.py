@@ -2,9 +2,12 @@
 
 import asyncio
 import base64
+import itertools
 import json
+from collections.abc import Awaitable, Callable
 
 import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,7 +16,7 @@ from core.leads import find
 from core.models import Activity, LeadOffer, OutboxMessage, User, WebhookDelivery
 from tests import factories
 from tests.faults import refuse
-from tests.intakekit import WHSEC, add_source, leads_of, sample, standard
+from tests.intakekit import WHSEC, add_source, leads_of, nothing_stored, sample, standard
 
 
 async def test_a_generic_lead_is_offered_to_a_rep_once(
@@ -153,6 +156,45 @@ async def test_a_source_changed_between_deliveries_holds_from_the_next_one(
     newest = await client.post("/webhooks/leads/zap", json=last, headers=_bearer(again))
     assert newest.status_code == 200, newest.text
     assert [lead.name for lead in await leads_of(session)] == ["Anna", "Boris", "Vera", "Gleb"]
+
+
+async def test_a_source_changing_while_each_delivery_is_read_is_asked_to_deliver_again(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    team,
+    on_graph_fetch: list[Callable[[], Awaitable[None]]],
+) -> None:
+    """A delivery read while its source changed is read again with the source as stored; if
+    it changed again meanwhile (here: while Meta's lead fields were fetched, each time),
+    the sender is asked to deliver again and nothing is kept. The redelivery makes the leads."""
+    vector = sample("meta_lead_ads", "vector")
+    await add_source(session, "fb", "meta", secret=vector["app_secret"], access_token="page-token")
+    edits = itertools.count()
+
+    async def edit_source() -> None:
+        async with sessions() as other:
+            values = {"campaign": f"spring-{next(edits)}"}
+            await sources.update_source(other, name="fb", values=values)
+
+    on_graph_fetch.append(edit_source)
+    body = sample("meta_lead_ads", "leadgen_notification")["body_raw"].encode()
+    headers = {"x-hub-signature-256": vector["X-Hub-Signature-256"]}
+
+    refused = await client.post("/webhooks/leads/fb", content=body, headers=headers)
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"]
+    assert refused.json()["error"] == "the source changed meanwhile; deliver again"
+    assert await nothing_stored(session)
+    on_graph_fetch.clear()
+    again = await client.post("/webhooks/leads/fb", content=body, headers=headers)
+    assert again.status_code == 200, again.text
+    latest = f"spring-{next(edits) - 1}"
+    assert [(lead.name, lead.campaign) for lead in await leads_of(session)] == [
+        ("Meta 123", latest),
+        ("Meta 124", latest),
+    ]
 
 
 def _bearer(secret: str) -> dict[str, str]:
