@@ -58,8 +58,12 @@ def _type_modules(package: Any) -> set[str]:
 
 
 def warm_up() -> None:
-    """Build what parsing an update needs before the first one arrives (Telegram's answers to
-    sent messages, `Response[Message]`, are built where the outbox sender is imported)."""
-    from aiogram.types import Update
+    """Build what parsing an update and sending a push need before the first one (Telegram's
+    answers to sent messages, `Response[Message]`, are built where the outbox sender is
+    imported). Built on first use instead, they made the first push after a start ~8 ms
+    slower."""
+    from aiogram.methods import EditMessageText, SendMessage
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-    Update.model_rebuild()
+    for model in (Update, SendMessage, EditMessageText, InlineKeyboardMarkup, InlineKeyboardButton):
+        model.model_rebuild()

@@ -6,10 +6,12 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from bot import formatting
 from bot.app import create_bot, create_dispatcher
 from bot.commands import register_all_commands
 from bot.i18n import create_i18n
@@ -108,6 +110,7 @@ def build_app(settings: Settings) -> FastAPI:
         )
         scheduler.start()
         warm_up()
+        formatting.load(settings.default_locale, ZoneInfo(settings.default_timezone))
         await updates.start(settings)
         # What start-up built (aiogram's models, catalogs, routers) lives as long as the
         # process: kept out of the garbage collector's scans, which then stay short.
