@@ -51,7 +51,8 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_deliveries"
 
     id: int | None = Field(default=None, primary_key=True)
-    source_id: int = Field(foreign_key="lead_sources.id", index=True)
+    # Looked up by source through ix_deliveries_source_key, which starts with source_id.
+    source_id: int = Field(foreign_key="lead_sources.id")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     headers: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
     body: bytes = Field(sa_type=sa.LargeBinary)

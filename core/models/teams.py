@@ -48,7 +48,8 @@ class User(SQLModel, table=True):
     telegram_id: int = Field(sa_type=sa.BigInteger, unique=True)
     display_name: str = Field(sa_type=sa.String(100))
     role: str = Field(sa_type=sa.String(16))
-    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    # Looked up by team through ix_users_team_route_credit, which starts with team_id.
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
     #: The language the user chose with /lang; None means "derive it" (Telegram, then team).
     locale: str | None = Field(default=None, sa_type=sa.String(16))
     #: The language Telegram last reported for the user, for pushes sent outside an update.
