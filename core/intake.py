@@ -2,7 +2,8 @@
 
 The raw delivery, the leads it creates and their offers commit in ONE transaction: either
 all of it is kept or none, so nothing received is ever lost or half-done. Redeliveries are
-recognised by the vendor's event id (or a content hash) for 72 hours and create nothing new.
+recognised by the vendor's event id (or a content hash) for 72 hours and create nothing new;
+a batch whose items carry their own ids (Meta's leadgen ids) is recognised item by item.
 
 Deliveries that arrive together may be written together (`receive_all`): one transaction and
 a few set-based statements for all of them, as if they had come one after the other. Under
@@ -82,6 +83,9 @@ class Delivery:
     body: bytes
     #: The vendor's event id or Idempotency-Key; None means "hash the body".
     key: str | None
+    #: Each item's own event id, when every item has one and no header names the delivery:
+    #: each item is then remembered on its own, for Meta may regroup leadgen ids as it retries.
+    item_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,16 +121,31 @@ Outcome = Received | Exception
 
 
 def idempotency_key(delivery: Delivery) -> str:
-    """The key as stored: the sender's if the columns can hold it, else a hash of all of it.
+    """The delivery's key as stored: the sender's, else a hash of the body."""
+    if delivery.key is None:
+        return "sha256:" + hashlib.sha256(delivery.body).hexdigest()
+    return _storable_key(delivery.key)
+
+
+def _storable_key(key: str) -> str:
+    """The key if the columns can hold it, else a hash of all of it.
 
     Never cut short: two keys alike in their first 200 characters are still two deliveries.
     """
-    key = delivery.key
-    if key is None:
-        return "sha256:" + hashlib.sha256(delivery.body).hexdigest()
     if len(key) <= _KEY_CHARS and storable_text(key) == key:
         return key
     return "key-sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _keys_of(pending: Pending) -> list[tuple[str, list[Person]]]:
+    """What a delivery that makes leads is remembered by: its key, for all its people, or each
+    item's key, for the item's person. A refused one keeps none: it may come again, fixed."""
+    if pending.error is not None:
+        return []
+    item_keys = pending.delivery.item_keys
+    if item_keys:
+        return [(_storable_key(item_keys[person.item]), [person]) for person in pending.found]
+    return [(idempotency_key(pending.delivery), pending.found)]
 
 
 async def receive(
@@ -165,10 +184,9 @@ async def prepare(
 ) -> Pending:
     """Read a verified delivery, before anything is written: its people, or why none."""
     try:
-        inbounds, event_key = await read(source, headers, body, fill)
+        inbounds, delivery = await read(source, headers, body, fill)
     except Exception as error:
         return Pending(source, team, Delivery(headers, body, None), error=error, read=False)
-    delivery = Delivery(headers, body, event_key)
     try:
         found, skipped = people(inbounds, team)
     except InvalidInput as error:
@@ -233,18 +251,23 @@ async def _write_retrying(
 async def _write(
     session: AsyncSession, pendings: Sequence[Pending], now: datetime
 ) -> list[Outcome]:
-    keys = [idempotency_key(pending.delivery) if pending.read else None for pending in pendings]
-    # Only a delivery that makes leads keeps its key: one refused may come again, fixed.
-    kept = [None if pending.error else key for pending, key in zip(pendings, keys, strict=True)]
-    fresh = await _remember(session, pendings, kept, now)
-    taken = [pending if is_new else None for pending, is_new in zip(pendings, fresh, strict=True)]
-    lead_ids = await _take_all(session, taken, now)
+    kept = [_keys_of(pending) for pending in pendings]
+    wanted = [
+        (pending.source.id, key)
+        for pending, keys in zip(pendings, kept, strict=True)
+        for key, _ in keys
+    ]
+    fresh = iter(await _remember(session, wanted, now))
+    # The people whose key is new: a redelivered delivery (or item) makes nothing again.
+    taken = [[person for _, persons in keys if next(fresh) for person in persons] for keys in kept]
+    lead_ids = await _take_all(session, list(zip(pendings, taken, strict=True)), now)
     rows, outcomes = [], list[Outcome]()
-    for pending, key, is_new, ids in zip(pendings, keys, fresh, lead_ids, strict=True):
-        if pending.error is None and is_new:
+    for pending, persons, ids in zip(pendings, taken, lead_ids, strict=True):
+        key = idempotency_key(pending.delivery) if pending.read else None
+        if persons:
             rows.append(_journal_row(pending, key, "accepted", now, ids[0], pending.skipped))
             outcomes.append(Received("accepted", ids))
-        elif pending.error is None or await _is_known(session, pending, key):
+        elif pending.error is None or await _is_known(session, pending):
             rows.append(_journal_row(pending, key, "duplicate", now))
             outcomes.append(Received("duplicate", []))
         else:
@@ -255,24 +278,26 @@ async def _write(
     return outcomes
 
 
-async def _is_known(session: AsyncSession, pending: Pending, key: str | None) -> bool:
-    """Whether a refused delivery's key is known: a redelivery of one that made leads before
-    (since when, say, the mapping changed) is a duplicate, not a refusal."""
-    if key is None:
+async def _is_known(session: AsyncSession, pending: Pending) -> bool:
+    """Whether a refused delivery's keys are all known: a redelivery of one that made leads
+    before (since when, say, the mapping changed) is a duplicate, not a refusal."""
+    if not pending.read:
         return False
-    params = {"source_id": pending.source.id, "key": key}
-    return (await session.exec(_KNOWN_KEY, params=params)).first() is not None
+    delivery = pending.delivery
+    for key in delivery.item_keys or [idempotency_key(delivery)]:
+        params = {"source_id": pending.source.id, "key": _storable_key(key)}
+        if (await session.exec(_KNOWN_KEY, params=params)).first() is None:
+            return False
+    return True
 
 
 async def _remember(
-    session: AsyncSession, pendings: Sequence[Pending], keys: Sequence[str | None], now: datetime
+    session: AsyncSession, keys: Sequence[tuple[int | None, str]], now: datetime
 ) -> list[bool]:
-    """Store the deliveries' keys; for each, whether it is new (False: a redelivery, or one
-    that makes no lead and so has no key kept)."""
+    """Store the keys (source, key); for each, whether it is new (False: a redelivery)."""
     wanted = {
-        (pending.source.id, key): {"source_id": pending.source.id, "key": key, "received_at": now}
-        for pending, key in zip(pendings, keys, strict=True)
-        if key is not None
+        (source_id, key): {"source_id": source_id, "key": key, "received_at": now}
+        for source_id, key in keys
     }
     stored: set[tuple[int | None, str]] = set()
     statement = _new_keys(session.get_bind().dialect.name)
@@ -280,9 +305,9 @@ async def _remember(
         result = await session.exec(statement, params=piece)
         stored |= {(row.source_id, row.key) for row in result}
     fresh = []
-    for pending, key in zip(pendings, keys, strict=True):
-        fresh.append((pending.source.id, key) in stored)
-        stored.discard((pending.source.id, key))  # a key twice in the group: once new
+    for key in keys:
+        fresh.append(key in stored)
+        stored.discard(key)  # a key twice in the group: once new
     return fresh
 
 
@@ -325,18 +350,17 @@ def _journal_row(
 
 
 async def _take_all(
-    session: AsyncSession, pendings: Sequence[Pending | None], now: datetime
+    session: AsyncSession, taken_people: Sequence[tuple[Pending, list[Person]]], now: datetime
 ) -> list[list[int]]:
-    """The people of the new deliveries (None: a delivery not to be taken) as leads, in order:
-    a new person's lead is created and routed, a known one's comes back. Each delivery's lead
-    ids."""
-    known = await _Known.read(session, [pending for pending in pendings if pending])
+    """The people to take of each delivery as leads, in order: a new person's lead is created
+    and routed, a known one's comes back. Each delivery's lead ids."""
+    known = await _Known.read(session, taken_people)
     created: list[tuple[Lead, Pending, Inbound]] = []
     returning: list[tuple[Lead, Pending, Inbound]] = []
     taken: list[list[Lead]] = []
-    for pending in pendings:
+    for pending, persons in taken_people:
         leads = []
-        for person in pending.found if pending else ():
+        for person in persons:
             lead = known.find(pending.team.id, person)
             if lead is None:
                 lead = _new_lead(pending, person, now)
@@ -380,11 +404,13 @@ class _Known:
                     self._stored[contact] = (lead.id or 0, lead)
 
     @classmethod
-    async def read(cls, session: AsyncSession, pendings: Sequence[Pending]) -> "_Known":
+    async def read(
+        cls, session: AsyncSession, taken_people: Sequence[tuple[Pending, list[Person]]]
+    ) -> "_Known":
         """One read per team for all the phones and emails of the group."""
         by_team: dict[int | None, list[Person]] = {}
-        for pending in pendings:
-            by_team.setdefault(pending.team.id, []).extend(pending.found)
+        for pending, persons in taken_people:
+            by_team.setdefault(pending.team.id, []).extend(persons)
         stored = []
         for team_id, persons in by_team.items():
             stored += await duplicates_of(
@@ -518,25 +544,27 @@ async def forget_old_keys(session: AsyncSession, now: datetime) -> None:
 
 async def read(
     source: LeadSource, headers: Mapping[str, str], body: bytes, fill: Fill | None = None
-) -> tuple[list[Inbound], str | None]:
-    """The leads a delivery describes and its idempotency key; `fill` fetches Meta's fields."""
+) -> tuple[list[Inbound], Delivery]:
+    """The leads a delivery describes, and the delivery with its idempotency keys; `fill`
+    fetches Meta's fields."""
     content_type = headers.get("content-type", "application/json")
     found = items(source.kind, parse_body(content_type, body))
     if source.kind == "meta" and fill is not None:
         found = await fill(found, source.access_token)
     inbounds = [storable(extract(source.mapping, item.fields)) for item in found]
-    return inbounds, _event_key(headers, found)
+    return inbounds, _keyed(headers, body, found)
 
 
-def _event_key(headers: Mapping[str, str], found: list[Item]) -> str | None:
-    """The sender's id for this delivery: a header, else the vendor's event ids."""
+def _keyed(headers: Mapping[str, str], body: bytes, found: list[Item]) -> Delivery:
+    """The delivery with the sender's id for it: a header, else its items' event ids."""
     for name in _EVENT_HEADERS:
         if headers.get(name):
-            return f"{name}:{headers[name]}"
+            return Delivery(headers, body, f"{name}:{headers[name]}")
     ids = [item.event_id for item in found]
     if not ids or not all(ids):
-        return None
-    return "event:" + ",".join(str(event_id) for event_id in ids)
+        return Delivery(headers, body, None)
+    keys = tuple(f"event:{event_id}" for event_id in ids)
+    return Delivery(headers, body, "event:" + ",".join(str(event_id) for event_id in ids), keys)
 
 
 async def replay(

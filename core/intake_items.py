@@ -23,6 +23,8 @@ class Person:
     inbound: Inbound
     phone: Phone | None
     email: str | None
+    #: Its place among the delivery's items (from 0): a batch's items may be keyed one by one.
+    item: int = 0
 
 
 def storable(inbound: Inbound) -> Inbound:
@@ -56,7 +58,7 @@ def people(inbounds: list[Inbound], team: Team) -> tuple[list[Person], str | Non
     refused: list[tuple[int, InvalidInput]] = []
     for number, inbound in enumerate(inbounds, 1):
         try:
-            found.append(_person(inbound, team))
+            found.append(replace(_person(inbound, team), item=number - 1))
         except InvalidInput as error:
             refused.append((number, error))
     listed = "; ".join(f"item {number} of {len(inbounds)}: {error}" for number, error in refused)

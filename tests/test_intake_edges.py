@@ -216,13 +216,16 @@ async def test_a_typeform_event_id_redelivered_is_a_duplicate(
     assert await journal_of(session) == ["accepted", "duplicate"]
 
 
-def leadgen(leadgen_id: int, entry_time: int) -> bytes:
-    """A Meta leadgen notification for one lead, in the shape of the vendor's sample."""
+def leadgen(*leadgen_ids: int, entry_time: int) -> bytes:
+    """A Meta leadgen notification for these leads, in the shape of the vendor's sample."""
     payload = json.loads(sample("meta_lead_ads", "leadgen_notification")["body_raw"])
     entry = payload["entry"][0]
     entry["time"] = entry_time
-    entry["changes"] = entry["changes"][:1]
-    entry["changes"][0]["value"]["leadgen_id"] = leadgen_id
+    change = entry["changes"][0]
+    entry["changes"] = [
+        {**change, "value": {**change["value"], "leadgen_id": leadgen_id}}
+        for leadgen_id in leadgen_ids
+    ]
     return json.dumps(payload).encode()
 
 
@@ -231,8 +234,8 @@ async def test_a_meta_leadgen_id_redelivered_is_a_duplicate(
 ) -> None:
     secret = sample("meta_lead_ads", "vector")["app_secret"]
     await add_source(session, "fb", "meta", secret=secret, access_token="page-token")
-    first = leadgen(123123123123, 1438292065)
-    again = leadgen(123123123123, 1438292999)  # Meta's retry: a new envelope, the same lead
+    first = leadgen(123123123123, entry_time=1438292065)
+    again = leadgen(123123123123, entry_time=1438292999)  # Meta's retry: a new envelope
     assert first != again
     accepted = await client.post(
         "/webhooks/leads/fb", content=first, headers=meta_signed(secret, first)
@@ -246,6 +249,59 @@ async def test_a_meta_leadgen_id_redelivered_is_a_duplicate(
     assert (lead.name, lead.phone_e164) == ("Meta 123", "+14155553123")
     assert await activities_of(session) == []  # no "came back" note for a mere retry
     assert await journal_of(session) == ["accepted", "duplicate"]
+
+
+async def test_meta_leads_retried_in_other_batches_are_recognised_one_by_one(
+    client: httpx.AsyncClient, session: AsyncSession, team
+) -> None:
+    # Meta retries each lead on its own schedule: a retry may come alone, or beside a new lead.
+    secret = sample("meta_lead_ads", "vector")["app_secret"]
+    await add_source(session, "fb", "meta", secret=secret, access_token="page-token")
+
+    async def deliver(*leadgen_ids: int, entry_time: int) -> dict:
+        body = leadgen(*leadgen_ids, entry_time=entry_time)
+        response = await client.post(
+            "/webhooks/leads/fb", content=body, headers=meta_signed(secret, body)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = await deliver(123123123123, 123123123124, entry_time=1438292065)
+    alone = await deliver(123123123124, entry_time=1438292100)
+    beside_a_new_one = await deliver(123123123123, 123123123125, entry_time=1438292200)
+
+    leads = await leads_of(session)
+    assert [lead.name for lead in leads] == ["Meta 123", "Meta 124", "Meta 125"]
+    assert (first["outcome"], first["leads"]) == ("accepted", [leads[0].id, leads[1].id])
+    assert (alone["outcome"], alone["leads"]) == ("duplicate", [])
+    assert (beside_a_new_one["outcome"], beside_a_new_one["leads"]) == ("accepted", [leads[2].id])
+    # A retry is no comeback: no "came back via fb" note, no push beyond the three offers.
+    assert await activities_of(session) == []
+    pushes = (await session.exec(select(OutboxMessage.kind))).all()
+    assert sorted(pushes) == ["lead_offer"] * 3
+    assert await journal_of(session) == ["accepted", "duplicate", "accepted"]
+    assert await keys_of(session) == [f"event:12312312312{n}" for n in (3, 4, 5)]
+
+    # Retried once more after the mapping changed so that no item can be a lead: still a retry.
+    await sources.update_source(
+        session, name="fb", values={"mapping": ["phone=nowhere", "email=nowhere"]}
+    )
+    retried = await deliver(123123123125, 123123123124, entry_time=1438292300)
+    assert (retried["outcome"], retried["leads"]) == ("duplicate", [])
+    refused = await client.post(
+        "/webhooks/leads/fb",
+        content=(body := leadgen(123123123124, 123123123126, entry_time=1438292400)),
+        headers=meta_signed(secret, body),
+    )
+    assert refused.status_code == 422  # one of its leads is new: refused, not a retry
+    assert len(await leads_of(session)) == 3
+    assert await journal_of(session) == [
+        "accepted",
+        "duplicate",
+        "accepted",
+        "duplicate",
+        "rejected",
+    ]
 
 
 async def test_identical_bodies_without_any_id_are_recognised_by_their_content(
