@@ -90,7 +90,10 @@ async def changed(session: AsyncSession, read: Sequence[tuple[LeadSource, Team]]
     ids = sorted({source.id for source, _ in read if source.id is not None})
     rows = await session.exec(_AS_STORED, params={"ids": ids})
     stored = {row[0]: tuple(row[1:]) for row in rows}
-    return [stored.get(source.id) != _as_read(source, team) for source, team in read]
+    # Deliveries that arrive together mostly share one source (and team) as read: once each.
+    seen = {(id(source), id(team)): (source, team) for source, team in read}
+    stale = {key: stored.get(pair[0].id) != _as_read(*pair) for key, pair in seen.items()}
+    return [stale[id(source), id(team)] for source, team in read]
 
 
 async def list_sources(session: AsyncSession) -> list[LeadSource]:
