@@ -146,22 +146,19 @@ async def _capture(
     return Capture("created", lead.id or 0, lead)
 
 
-def _team_leads_with(column: Any, values: str) -> Any:
-    return select(Lead).where(
-        Lead.team_id == sa.bindparam("team_id"),
-        col(column).in_(sa.bindparam(values, expanding=True)),
-    )
+def _leads_with(column: Any, values: str) -> Any:
+    return select(Lead).where(col(column).in_(sa.bindparam(values, expanding=True)))
 
 
 #: Built once (every delivery from a web form runs it); an empty list matches nothing. Each
-#: half is looked up in its unique index (team, phone) or (team, email). Written as one
-#: `phone IN … OR email IN …`, SQLite walked every lead of the team instead (it took the
-#: team's index): a dedup read grew with the team, 8% of intake's CPU at 10,000 leads. No
-#: ORDER BY, for the same reason. A lead may come back from both halves.
+#: half is looked up in the index of its contact. By contact alone, the team checked after:
+#: with `team_id = ?` beside it, PostgreSQL without statistics (a new table, autovacuum not
+#: yet run, or off) took the team's part of the (team, phone) index and read every lead of
+#: the team, 1.8 ms a read at 7,300 leads (0.05 ms this way); and SQLite, given
+#: `phone IN … OR email IN …`, walked the team's index likewise. No ORDER BY, for the same
+#: reason. A lead may come back from both halves.
 _DUPLICATES = select(Lead).from_statement(
-    sa.union_all(
-        _team_leads_with(Lead.phone_e164, "phones"), _team_leads_with(Lead.email, "emails")
-    )
+    sa.union_all(_leads_with(Lead.phone_e164, "phones"), _leads_with(Lead.email, "emails"))
 )
 
 
@@ -190,8 +187,9 @@ async def duplicates_of(
     """
     found: list[Lead] = []
     for contacts in in_shapes([*phones, *emails]):
-        params = {"team_id": team_id, "phones": contacts, "emails": contacts}
-        found += (await session.exec(_DUPLICATES, params=params)).scalars()
+        params = {"phones": contacts, "emails": contacts}
+        leads = (await session.exec(_DUPLICATES, params=params)).scalars()
+        found += [lead for lead in leads if lead.team_id == team_id]
     return found
 
 
