@@ -19,7 +19,7 @@ from bot.lazy_types import warm_up
 from bot.outbox_sender import OutboxSender
 from bot.pushes import PushRenderer
 from core import migrate
-from core.db import create_engine, session_factory
+from core.db import autovacuum_off, create_engine, session_factory
 from core.scheduler import build_scheduler
 from core.settings import Settings, SettingsError
 from leadloop.runtime import configure_logging, fail
@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # imported through `bot` first, so that aiogram's types build
     from aiogram import Bot, Dispatcher
 
 log = logging.getLogger("leadloop")
+AUTOVACUUM_OFF = (
+    "PostgreSQL's autovacuum is off: nothing keeps the planner's statistics current, and "
+    "reads slow down as tables grow. Turn it on, or run ANALYZE regularly (from cron, say)."
+)
 
 
 def serve(settings: Settings) -> None:
@@ -112,6 +116,8 @@ def build_app(settings: Settings) -> FastAPI:
         warm_up()
         formatting.load(settings.default_locale, ZoneInfo(settings.default_timezone))
         await updates.start(settings)
+        if await autovacuum_off(engine):
+            log.warning(AUTOVACUUM_OFF)
         # What start-up built (aiogram's models, catalogs, routers) lives as long as the
         # process: kept out of the garbage collector's scans, which then stay short.
         gc.freeze()

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import users
+from leadloop.server import AUTOVACUUM_OFF
 from leadloop.standin import BotApiStandin, command_message, make_user
 from tests import factories
 from tests.botkit import TOKEN
@@ -110,6 +111,12 @@ async def test_serve_answers_health_start_and_sends_pushes(
         assert push.response["result"]["text"] == (
             "Anna has left the team: 1 of their open leads is yours now."
         )
+        # The operator is told when PostgreSQL keeps no statistics current (SQLite has none).
+        connection = await session.connection()
+        no_autovacuum = connection.dialect.name == "postgresql" and (
+            (await connection.exec_driver_sql("SHOW autovacuum")).scalar_one() == "off"
+        )
+        assert (AUTOVACUUM_OFF in server.log.read_text()) == no_autovacuum
     finally:
         await server.stop()
 
