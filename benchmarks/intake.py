@@ -14,6 +14,7 @@ API stand-in in this process, then measures:
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -28,7 +30,7 @@ import aiohttp
 from benchmarks.common import fresh_database
 from benchmarks.plain_insert import plain_insert_rate
 from core import sources, teams, users
-from core.db import create_engine, session_factory
+from core.db import autovacuum_off, create_engine, session_factory
 from leadloop.standin import BotApiStandin
 
 TOKEN = "42:benchmark-token"
@@ -37,6 +39,8 @@ SECRET = "whsec_" + "YmVuY2htYXJrLWtleS0xMjM0NTY3OA=="
 #: minute of a shared machine falls on both sides of a ratio, and the median is reported.
 FLOOD = 2000
 FLOODS = 3
+#: autovacuum's default naptime: how often it looks for tables to analyse.
+ANALYZE_SECONDS = 60.0
 
 
 def _port() -> int:
@@ -151,7 +155,7 @@ def rss_mib(pid: int) -> float:
 
 async def main(url: str, send_rate: float, reps: int, flood_only: bool) -> None:
     await seed(url, reps)
-    async with BotApiStandin(token=TOKEN) as standin:
+    async with BotApiStandin(token=TOKEN) as standin, _statistics_kept(url):
         port = _port()
         env = {
             **os.environ,
@@ -175,6 +179,36 @@ async def main(url: str, send_rate: float, reps: int, flood_only: bool) -> None:
             await run.http.close()
             server.send_signal(signal.SIGTERM)
             await server.wait()
+
+
+@contextlib.asynccontextmanager
+async def _statistics_kept(url: str) -> AsyncIterator[None]:
+    """Where PostgreSQL's autovacuum is off (as on our shared machines), ANALYZE every minute
+    as autovacuum would (its default `autovacuum_naptime`): production runs with it on, and
+    without statistics the planner reads growing tables whole (see `core.db.autovacuum_off`)."""
+    engine = create_engine(url)
+    try:
+        if not await autovacuum_off(engine):
+            yield
+            return
+        print(f"PostgreSQL's autovacuum is off: ANALYZE every {ANALYZE_SECONDS:.0f} s instead")
+
+        async def analyze() -> None:
+            while True:
+                await asyncio.sleep(ANALYZE_SECONDS)
+                async with engine.connect() as connection:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await connection.exec_driver_sql("ANALYZE")
+
+        task = asyncio.create_task(analyze())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await engine.dispose()
 
 
 async def _wait_up(http: aiohttp.ClientSession) -> None:
