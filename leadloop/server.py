@@ -19,7 +19,7 @@ from bot.lazy_types import warm_up
 from bot.outbox_sender import OutboxSender
 from bot.pushes import PushRenderer
 from core import migrate
-from core.db import autovacuum_off, create_engine, session_factory
+from core.db import autovacuum_off, create_engine, read_session_factory, session_factory
 from core.scheduler import build_scheduler
 from core.settings import Settings, SettingsError
 from leadloop.runtime import configure_logging, fail
@@ -82,6 +82,7 @@ def build_app(settings: Settings) -> FastAPI:
         bot=bot,
         sessions=sessions,
         render=PushRenderer(i18n, settings.default_timezone),
+        reads=read_session_factory(engine),
         global_rate=settings.send_rate,
     )
     scheduler = build_scheduler(sessions)

@@ -9,7 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import leads
-from core.db import create_engine, session_factory
+from core.db import create_engine, read_session_factory, session_factory
 from core.models import Lead, LeadSource
 from core.pipelines import preset
 from tests import factories
@@ -110,3 +110,25 @@ async def test_the_dedup_read_looks_contacts_up_rather_than_walking_the_team(
 def _plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     """A PostgreSQL plan's node and all those below it."""
     return [node, *(below for child in node.get("Plans", []) for below in _plan_nodes(child))]
+
+
+async def test_postgresql_read_sessions_run_each_statement_without_a_transaction(
+    database_url: str,
+) -> None:
+    """A push is rendered from a read alone: no BEGIN and ROLLBACK around it on PostgreSQL,
+    each statement is a transaction of its own."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's: SQLite's sessions cost no round trips")
+    engine = create_engine(database_url)
+    transaction = sa.text("SELECT txid_current()")
+    try:
+        for sessions, alone in (
+            (read_session_factory(engine), True),
+            (session_factory(engine), False),
+        ):
+            async with sessions() as session:
+                first = (await session.exec(transaction)).scalar_one()
+                second = (await session.exec(transaction)).scalar_one()
+            assert (first != second) is alone
+    finally:
+        await engine.dispose()
