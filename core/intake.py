@@ -137,14 +137,19 @@ def _storable_key(key: str) -> str:
     return "key-sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _item_keys(delivery: Delivery) -> list[str]:
+    """Each item's key as stored (none: the delivery is remembered as a whole)."""
+    return [_storable_key(key) for key in delivery.item_keys]
+
+
 def _keys_of(pending: Pending) -> list[tuple[str, list[Person]]]:
     """What a delivery that makes leads is remembered by: its key, for all its people, or each
     item's key, for the item's person. A refused one keeps none: it may come again, fixed."""
     if pending.error is not None:
         return []
-    item_keys = pending.delivery.item_keys
+    item_keys = _item_keys(pending.delivery)
     if item_keys:
-        return [(_storable_key(item_keys[person.item]), [person]) for person in pending.found]
+        return [(item_keys[person.item], [person]) for person in pending.found]
     return [(idempotency_key(pending.delivery), pending.found)]
 
 
@@ -283,12 +288,12 @@ async def _is_known(session: AsyncSession, pending: Pending) -> bool:
     before (since when, say, the mapping changed) is a duplicate, not a refusal."""
     if not pending.read:
         return False
-    delivery = pending.delivery
-    for key in delivery.item_keys or [idempotency_key(delivery)]:
-        params = {"source_id": pending.source.id, "key": _storable_key(key)}
-        if (await session.exec(_KNOWN_KEY, params=params)).first() is None:
-            return False
-    return True
+    keys = _item_keys(pending.delivery) or [idempotency_key(pending.delivery)]
+    known: set[str] = set()
+    for piece in in_shapes(sorted(set(keys))):  # a batch may hold a thousand items
+        params = {"source_id": pending.source.id, "keys": piece}
+        known.update((await session.exec(_KNOWN_KEYS, params=params)).all())
+    return known.issuperset(keys)
 
 
 async def _remember(
@@ -311,8 +316,9 @@ async def _remember(
     return fresh
 
 
-_KNOWN_KEY = select(IntakeKey.id).where(
-    IntakeKey.source_id == sa.bindparam("source_id"), IntakeKey.key == sa.bindparam("key")
+_KNOWN_KEYS = select(IntakeKey.key).where(
+    IntakeKey.source_id == sa.bindparam("source_id"),
+    col(IntakeKey.key).in_(sa.bindparam("keys", expanding=True)),
 )
 
 
