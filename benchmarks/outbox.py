@@ -8,11 +8,12 @@ sender's own overhead: claim, render, send over HTTP to the local stand-in, mark
 
 import argparse
 import time
+from collections.abc import Sequence
 
 from benchmarks.common import fresh_database, peak_rss_mib, run
 from bot.app import create_bot
 from bot.outbox_sender import OutboxSender
-from bot.rendering import Rendered
+from bot.rendering import Readers, Rendered
 from core import outbox
 from core.db import create_engine, session_factory
 from core.models import OutboxMessage
@@ -21,8 +22,14 @@ from leadloop.standin import BotApiStandin
 TOKEN = "1:benchmark-token"
 
 
-async def _render(_session: object, message: OutboxMessage) -> Rendered:
-    return Rendered(f"push {message.params['n']}")
+class _Numbered:
+    """Pushes that need no reader: `push <n>`."""
+
+    async def readers(self, _session: object, _messages: Sequence[OutboxMessage]) -> Readers:
+        return {}
+
+    def __call__(self, message: OutboxMessage, _readers: Readers) -> Rendered:
+        return Rendered(f"push {message.params['n']}")
 
 
 async def main(messages: int, chats: int, url: str) -> None:
@@ -43,7 +50,7 @@ async def main(messages: int, chats: int, url: str) -> None:
         sender = OutboxSender(
             bot=bot,
             sessions=sessions,
-            render=_render,
+            render=_Numbered(),
             global_rate=10_000,
             private_per_second=1_000,
             batch_size=500,

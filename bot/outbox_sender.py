@@ -1,10 +1,10 @@
 """The outbox sender: the one dispatcher that delivers due outbox rows to Telegram.
 
 Rows are claimed with `core.outbox.claim_due` (a lease, so that other passes and instances skip
-them), rendered for their reader at the moment they go out, sent (or, when a push replaces an
-earlier message, edited in place), and marked sent only once Telegram answered ok. Each
-database step has a short session of its own: no transaction stays open while Telegram is
-called.
+them), rendered for their reader at the moment they go out (the readers of the rows claimed
+together are read at once), sent (or, when a push replaces an earlier message, edited in
+place), and marked sent only once Telegram answered ok. Each database step has a short
+session of its own: no transaction stays open while Telegram is called.
 
 Pacing makes a caller wait for its turn instead of failing: aiogram has no flood control of
 its own (a 429 just raises), and Telegram lets a bot send about 30 messages a second overall,
@@ -32,9 +32,9 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -57,13 +57,23 @@ from bot.pacing import (
     is_permanent,
     limiter,
 )
-from bot.rendering import Rendered
+from bot.rendering import Readers, Rendered
 from core import outbox
 from core.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[AsyncSession, OutboxMessage], Awaitable[Rendered | None]]
+
+class Render(Protocol):
+    """Renders outbox rows: their readers are read once for the rows claimed together, then
+    each row is rendered as it goes out (`bot.pushes.PushRenderer`)."""
+
+    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+        """Who reads each of the rows."""
+
+    def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
+        """The row as its reader sees it; None: nothing to send."""
+
 
 #: aiogram parses every answer with `Response[Message]`, and pydantic caches such generic
 #: models only while something else holds them: without this reference the model was rebuilt
@@ -99,7 +109,7 @@ class OutboxSender:
         self.bot = bot
         self.sessions = sessions
         self.render = render
-        #: Sessions for rendering, which only reads (`core.db.read_session_factory`).
+        #: Sessions for reading who reads the rows: reads only (`core.db.read_session_factory`).
         self.reads = reads or sessions
         self.clock = clock
         self.private_per_second = private_per_second
@@ -236,6 +246,7 @@ class OutboxSender:
 
     async def _send_rows(self, rows: list[OutboxMessage]) -> int:
         """Send a claimed batch, one task per chat; rows a chat has no room for go back."""
+        readers = await self._readers(rows)
         now = self.clock()
         chats: dict[int, tuple[Lane, list[OutboxMessage]]] = {}
         deferred: list[tuple[OutboxMessage, datetime]] = []
@@ -246,7 +257,7 @@ class OutboxSender:
                 chats.setdefault(row.chat_id, (lane, []))[1].append(row)
             else:
                 deferred.append((row, resume))
-        jobs = [self._send_chat(lane, chat_rows) for lane, chat_rows in chats.values()]
+        jobs = [self._send_chat(lane, chat_rows, readers) for lane, chat_rows in chats.values()]
         results = await asyncio.gather(self._defer(deferred), *jobs, return_exceptions=True)
         sent = 0
         for result in results:
@@ -298,13 +309,15 @@ class OutboxSender:
 
     # -- one chat --------------------------------------------------------------------------
 
-    async def _send_chat(self, lane: Lane, rows: list[OutboxMessage]) -> int:
+    async def _send_chat(
+        self, lane: Lane, rows: list[OutboxMessage], readers: Readers | Exception
+    ) -> int:
         """Send one chat's rows in order; after a 429 or a 403 the rest are settled unsent."""
         sent = done = 0
         try:
             async with lane.lock:
                 for row in rows:
-                    outcome = self._flood_wait(lane) or await self._send_row(lane, row)
+                    outcome = self._flood_wait(lane) or await self._send_row(lane, row, readers)
                     if isinstance(outcome, Halt):
                         await self._settle(outcome, rows[done:])
                         break
@@ -325,10 +338,14 @@ class OutboxSender:
             return Halt("flood control: waiting for the chat's retry_after", lane.flood_until)
         return None
 
-    async def _send_row(self, lane: Lane, row: OutboxMessage) -> int | Halt:
+    async def _send_row(
+        self, lane: Lane, row: OutboxMessage, readers: Readers | Exception
+    ) -> int | Halt:
         """Render, pace and send one row, then record Telegram's answer; 1 if it was sent."""
         try:
-            rendered = await self._render(row)
+            if isinstance(readers, Exception):  # they could not be read: as if this row failed
+                raise readers
+            rendered = self.render(row, readers)
             if rendered is None:
                 await self._step(outbox.give_up, message_id=row.id, error="nothing to send")
                 return 0
@@ -373,9 +390,15 @@ class OutboxSender:
         except Exception:  # those rows go out again when their lease ends
             log.exception("%d sent outbox rows could not be marked sent", len(batch))
 
-    async def _render(self, row: OutboxMessage) -> Rendered | None:
-        async with self.reads() as session:
-            return await self.render(session, row)
+    async def _readers(self, rows: list[OutboxMessage]) -> Readers | Exception:
+        """Who reads the rows about to be sent, in one read; the error if it failed."""
+        if not rows:
+            return {}
+        try:
+            async with self.reads() as session:
+                return await self.render.readers(session, rows)
+        except Exception as error:  # each row is settled as failed when its turn comes
+            return error
 
     async def _send(self, lane: Lane, chat_id: int, rendered: Rendered) -> int:
         """Wait for the chat's turn, then for the bot's, then send (or edit); the message's id."""

@@ -1,6 +1,7 @@
 """People: adding them, inviting them through a one-time link, and offboarding them."""
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import audit, offers, outbox, routing, teams
+from core.db import in_shapes
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User, utcnow
 from core.permissions import is_manager_of
@@ -298,18 +300,33 @@ async def _mark_reachable(session: AsyncSession, user: User, telegram_locale: st
     await session.commit()
 
 
-#: Built once: each push reads both before it is rendered.
-_WITH_TEAM = (
+#: Built once: the outbox sender reads the readers of the pushes it is about to send.
+_WITH_TEAMS = (
     select(User, Team)
     .outerjoin(Team, col(Team.id) == col(User.team_id))
-    .where(col(User.id) == sa.bindparam("user_id"))
+    .where(col(User.id).in_(sa.bindparam("user_ids", expanding=True)))
 )
+_TEAMS = select(Team).where(col(Team.id).in_(sa.bindparam("team_ids", expanding=True)))
 
 
-async def with_team(session: AsyncSession, user_id: int) -> tuple[User | None, Team | None]:
-    """A user and their team in one query."""
-    row = (await session.exec(_WITH_TEAM, params={"user_id": user_id})).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+async def with_teams(
+    session: AsyncSession, user_ids: Iterable[int]
+) -> dict[int, tuple[User, Team | None]]:
+    """Users and their teams, by user id, in one query per 64 users."""
+    found: dict[int, tuple[User, Team | None]] = {}
+    for piece in in_shapes(sorted(set(user_ids))):
+        for user, team in await session.exec(_WITH_TEAMS, params={"user_ids": piece}):
+            found[user.id or 0] = (user, team)
+    return found
+
+
+async def teams_by_id(session: AsyncSession, team_ids: Iterable[int]) -> dict[int, Team]:
+    """Teams by id, in one query per 64 teams."""
+    found: dict[int, Team] = {}
+    for piece in in_shapes(sorted(set(team_ids))):
+        for team in (await session.exec(_TEAMS, params={"team_ids": piece})).all():
+            found[team.id or 0] = team
+    return found
 
 
 async def set_locale(session: AsyncSession, *, user: User, locale: str) -> User:

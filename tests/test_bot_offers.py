@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import offers, teams
+from core import offers, teams, users
 from core.models import Lead, LeadState, Team, User, utcnow
 from core.routing import route
 from tests import factories
@@ -62,6 +62,28 @@ async def test_an_offer_is_masked_until_claimed(
     session.expire_all()
     claimed = await session.get_one(Lead, lead_id)
     assert (claimed.state, claimed.owner_id) == ("owned", anna_id)
+
+
+async def test_offers_sent_together_reach_each_rep_in_their_own_language(
+    bot: BotUnderTest, session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The sender reads the readers of the pushes it claimed together at once: each push
+    still goes out in its own reader's language, and none to a rep who cannot be reached."""
+    team = await factories.team(session, "Alpha", country="RU")
+    reps = [await factories.user(session, team, name=name) for name in ("Anna", "Boris", "Chen")]
+    for rep, locale in zip(reps, ("en", "ru", "zh_Hans"), strict=True):
+        await users.set_locale(session, user=rep, locale=locale)
+    chats = [rep.telegram_id for rep in reps]
+    for n in range(3):
+        lead = await factories.lead(session, team, name=f"Lead {n}", phone=f"+7912345670{n}")
+        await route(session, lead=lead, team=team, now=utcnow())
+    reps[2].reachable = False  # Chen blocked the bot (a 403 to another push said so)
+    await session.commit()
+    assert await bot.deliver_pushes(sessions) == 2
+    sent = {call.params["chat_id"]: text_of(call) for call in bot.standin.calls_of("sendMessage")}
+    assert sent.keys() == {chats[0], chats[1]}
+    assert sent[chats[0]].startswith("🔥 New lead: Lead ")
+    assert sent[chats[1]].startswith("🔥 Новый лид: Lead ")
 
 
 async def test_a_group_race_tells_the_late_tapper(

@@ -7,7 +7,7 @@ clock decides what is due; pacing is measured on the stand-in's recorded calls, 
 import asyncio
 import itertools
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox_sender import OutboxSender
 from bot.pacing import Window, backoff
-from bot.rendering import Rendered
+from bot.rendering import Readers, Rendered
 from core import outbox
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
 from leadloop.standin import ApiCall, BotApiStandin
@@ -42,15 +42,23 @@ class Clock:
         return self.now
 
 
-async def render(session: AsyncSession, message: OutboxMessage) -> Rendered | None:
+class RowText:
     """The test's renderer: the text comes from the row; `skip` means nothing to send."""
-    if message.params.get("skip"):
-        return None
-    markup = None
-    if button := message.params.get("button"):
-        row = [InlineKeyboardButton(text=button, callback_data="open")]
-        markup = InlineKeyboardMarkup(inline_keyboard=[row])
-    return Rendered(message.params["text"], markup)
+
+    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+        return {}
+
+    def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
+        if message.params.get("skip"):
+            return None
+        markup = None
+        if button := message.params.get("button"):
+            row = [InlineKeyboardButton(text=button, callback_data="open")]
+            markup = InlineKeyboardMarkup(inline_keyboard=[row])
+        return Rendered(message.params["text"], markup)
+
+
+render = RowText()
 
 
 def make_bot(base_url: str) -> Bot:
