@@ -17,6 +17,7 @@ from core.db import in_shapes
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.masking import mask_name, mask_phone
 from core.models import (
+    OPEN_STATES,
     Activity,
     Attachment,
     AuditEntry,
@@ -36,8 +37,6 @@ from core.permissions import lead_for, may_edit, may_see, visible_leads
 from core.pipelines import preset
 from core.races import retry_on_race
 from core.scoring import URGENCY, Score, last_intent, rescore, score
-
-OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import outbox, tags, teams
 from core.db import in_shapes
 from core.masking import mask_email, mask_phone
-from core.models import ClaimBlock, Lead, LeadOffer, LeadState, Role, RoutingRule, Team, User
+from core.models import (
+    OPEN_STATES,
+    ClaimBlock,
+    Lead,
+    LeadOffer,
+    LeadState,
+    Role,
+    RoutingRule,
+    Team,
+    User,
+)
 from core.models.leads import fold_name
 
 STRATEGIES = ("round-robin", "least-loaded", "to-user")
-OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 # The statements below run for every delivery, so they are built once, with bound
 # parameters: building one anew costs more CPU than SQLite takes to run it.
 _RULES = (

@@ -13,14 +13,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import audit, offers, outbox, routing, teams
 from core.db import in_shapes
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from core.models import Channel, Invite, Lead, LeadState, Role, Task, Team, User, utcnow
+from core.models import (
+    OPEN_STATES,
+    Channel,
+    Invite,
+    Lead,
+    LeadState,
+    Role,
+    Task,
+    Team,
+    User,
+    utcnow,
+)
 from core.permissions import is_manager_of
 from core.settings import LOCALES
 from core.teams import get_team
 
 INVITE_LIFETIME = timedelta(days=7)
-#: States in which a lead belongs to a person and must not be orphaned when they leave.
-OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
 
 
 def parse_role(text: str) -> Role:

@@ -25,9 +25,18 @@ from core.models.money import Contract, Installment, Payment  # noqa: E402
 from core.models.routing import ClaimBlock, LeadOffer, RoutingRule  # noqa: E402
 from core.models.system import AuditEntry, ConversationState, OutboxMessage  # noqa: E402
 from core.models.teams import Invite, Team, User  # noqa: E402
-from core.models.types import Channel, Grade, LeadState, OutboxStatus, Role, utcnow  # noqa: E402
+from core.models.types import (  # noqa: E402
+    OPEN_STATES,
+    Channel,
+    Grade,
+    LeadState,
+    OutboxStatus,
+    Role,
+    utcnow,
+)
 
 __all__ = [
+    "OPEN_STATES",
     "Activity",
     "Attachment",
     "AuditEntry",

@@ -61,6 +61,10 @@ class LeadState(StrEnum):
     ARCHIVED = "archived"
 
 
+#: The states in which a lead is someone's: offered to them or owned (their load, their list).
+OPEN_STATES = (LeadState.OFFERED, LeadState.OWNED)
+
+
 class Grade(StrEnum):
     A = "A"
     B = "B"
