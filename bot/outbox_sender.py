@@ -344,7 +344,8 @@ class OutboxSender:
         """Render, pace and send one row, then record Telegram's answer; 1 if it was sent."""
         try:
             if isinstance(readers, Exception):  # they could not be read: as if this row failed
-                raise readers
+                await self._failed(row, readers)
+                return 0
             rendered = self.render(row, readers)
             if rendered is None:
                 await self._step(outbox.give_up, message_id=row.id, error="nothing to send")
@@ -392,8 +393,6 @@ class OutboxSender:
 
     async def _readers(self, rows: list[OutboxMessage]) -> Readers | Exception:
         """Who reads the rows about to be sent, in one read; the error if it failed."""
-        if not rows:
-            return {}
         try:
             async with self.reads() as session:
                 return await self.render.readers(session, rows)

@@ -79,20 +79,19 @@ class PushRenderer:
     @staticmethod
     async def readers(session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
         """Each row's recipient and their team; a team's group (no recipient): the team."""
-        recipient_ids = [m.recipient_id for m in messages if m.recipient_id is not None]
-        people = await users.with_teams(session, recipient_ids)
-        team_ids = [
-            m.params["team_id"]
+        people = await users.with_teams(
+            session, [m.recipient_id for m in messages if m.recipient_id is not None]
+        )
+        groups = [m for m in messages if m.recipient_id not in people]
+        teams = await users.teams_by_id(
+            session, [m.params["team_id"] for m in groups if m.params.get("team_id") is not None]
+        )
+        return {
+            m.id or 0: people[m.recipient_id]
+            if m.recipient_id in people
+            else (None, teams.get(m.params.get("team_id")))
             for m in messages
-            if (m.recipient_id not in people) and m.params.get("team_id") is not None
-        ]
-        teams = await users.teams_by_id(session, team_ids) if team_ids else {}
-        readers: Readers = {}
-        for message in messages:
-            team_id = message.params.get("team_id")
-            group = (None, teams.get(team_id) if team_id is not None else None)
-            readers[message.id or 0] = people.get(message.recipient_id or 0, group)
-        return readers
+        }
 
     def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
         renderer = RENDERERS.get(message.kind)

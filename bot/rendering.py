@@ -12,6 +12,7 @@ from core.models import Team, User
 #: Who reads each push, by outbox row id: its recipient and their team (a team's group: the
 #: team alone; neither when they are gone).
 Readers = dict[int, tuple[User | None, Team | None]]
+
 #: Characters a listing may fill of Telegram's 4096, leaving room for its last line.
 TEXT_BUDGET = 3900
 

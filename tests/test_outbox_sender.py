@@ -23,6 +23,7 @@ from bot.outbox_sender import OutboxSender
 from bot.pacing import Window, backoff
 from bot.rendering import Readers, Rendered
 from core import outbox
+from core.db import create_engine, session_factory
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
 from leadloop.standin import ApiCall, BotApiStandin
 from tests import factories
@@ -411,6 +412,41 @@ async def test_a_render_that_returns_none_gives_the_row_up_without_calling_teleg
     assert (given_up.status, given_up.attempts) == (OutboxStatus.FAILED, 1)
     assert given_up.last_error == "nothing to send"
     assert await sender.send_due() == 0
+
+
+class ReadingRowText(RowText):
+    """Reads from the database before rendering, as `PushRenderer` reads the readers."""
+
+    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+        await session.exec(select(OutboxMessage.id).limit(1))
+        return {}
+
+
+async def test_rows_whose_readers_cannot_be_read_are_retried_later_unsent(
+    sessions: Sessions, standin: BotApiStandin, telegram: Bot, clock: Clock
+) -> None:
+    await enqueue(sessions, 507, "first")
+    await enqueue(sessions, 508, "second")
+    away = create_engine(f"postgresql://u@127.0.0.1:{closed_port()}/x")
+    sender = OutboxSender(
+        bot=telegram,
+        sessions=sessions,
+        render=ReadingRowText(),
+        reads=session_factory(away),
+        clock=clock,
+    )
+    try:
+        assert await sender.send_due() == 0
+    finally:
+        await away.dispose()
+
+    assert sends(standin) == []
+    for key in ("first", "second"):
+        waiting = await row(sessions, key)
+        assert (waiting.status, waiting.attempts) == (OutboxStatus.PENDING, 1)
+        assert waiting.next_attempt_at == clock.now + backoff(1)
+    clock.now += backoff(1)
+    assert await make_sender(telegram, sessions, clock).send_due() == 2
 
 
 async def test_chat_pacing_states_are_kept_in_a_bounded_dict(
