@@ -144,10 +144,11 @@ def leads_router(
 class _PlainRoute(APIRoute):
     """A route that calls its endpoint with the request and the path's parameters as they are.
 
-    FastAPI's own handler solves the endpoint's parameters on every request, which cost the
-    lead webhook ~85 µs of the ~2 ms of CPU a lead takes in a flood (benchmarks/README.md).
-    This endpoint needs none of it: its one parameter besides the request is a path string,
-    and it reads and checks its body itself. OpenAPI describes it from its signature as before.
+    FastAPI's own handler solves the endpoint's parameters on every request: ~85 µs of the
+    1.1-1.5 ms of CPU a lead takes in a flood (benchmarks/README.md, twelfth round). This
+    endpoint needs none of it: its one parameter besides the request is a path string, and it
+    reads and checks its body itself. OpenAPI describes it from its signature as before.
+    (`APIRouter.post` takes no route class, hence `add_api_route`.)
     """
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
