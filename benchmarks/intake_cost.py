@@ -134,7 +134,7 @@ async def main(
     at_once = "one at a time" if senders == 1 else f"{senders} at a time"
     print(f"database: {engine.dialect.name}; {requests} requests {at_once}{sending}")
     print(
-        f"per request: CPU {cpu / requests * 1000:.1f} ms, wall {wall / requests * 1000:.1f} ms, "
+        f"per request: CPU {cpu / requests * 1000:.2f} ms, wall {wall / requests * 1000:.2f} ms, "
         f"{statements:.1f} statements, {per.get('(transactions begun)', 0):.1f} transactions, "
         f"{per.get('(commits)', 0):.1f} commits"
     )

@@ -22,6 +22,8 @@ class Phone:
     e164: str
     #: False when the number is possible (right length) but not assigned to any real carrier.
     valid: bool
+    #: The number as parsed: what is shown of it is worked out without parsing it again.
+    number: phonenumbers.PhoneNumber
 
 
 def normalize_phone(raw: str, region: str) -> Phone:
@@ -39,8 +41,9 @@ def normalize_phone(raw: str, region: str) -> Phone:
             code="phone_impossible",
             phone=raw,
         )
+    number.extension = None  # E.164 has none: neither has what is shown of the number
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(raw=text, e164=e164, valid=phonenumbers.is_valid_number(number))
+    return Phone(raw=text, e164=e164, valid=phonenumbers.is_valid_number(number), number=number)
 
 
 def normalize_email(raw: str) -> str:

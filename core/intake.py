@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -22,7 +21,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, sources, tags, teams
-from core.db import in_shapes, insert_or_ignore
+from core.db import Rows, in_shapes, insert_returning, insert_together
 from core.errors import InvalidInput, NotFound
 from core.intake_items import Person, display_name, fitted, people, storable, storable_text
 from core.leads import duplicates_of
@@ -56,12 +55,12 @@ _EVENT_HEADERS = ("webhook-id", "idempotency-key")
 # Core INSERTs for the rows every delivery writes: the ORM's unit of work cost more per
 # row than the rest of the work on it.
 _DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
-_NEW_JOURNAL = sa.insert(_DELIVERIES)
-_FIRST_STAGE = sa.insert(StageChange.__table__)  # type: ignore[attr-defined]
+_STAGE_CHANGES = StageChange.__table__  # type: ignore[attr-defined]
+_KEYS = IntakeKey.__table__  # type: ignore[attr-defined]
 
 #: The longest key both key columns hold (intake_keys.key, the journal's idempotency_key).
 _KEY_CHARS = min(
-    IntakeKey.__table__.c.key.type.length,  # type: ignore[attr-defined]
+    _KEYS.c.key.type.length,
     _DELIVERIES.c.idempotency_key.type.length,
 )
 
@@ -86,6 +85,15 @@ class Delivery:
     #: Each item's own event id, when every item has one and no header names the delivery:
     #: each item is then remembered on its own, for Meta may regroup leadgen ids as it retries.
     item_keys: tuple[str, ...] = ()
+
+
+@dataclass
+class _Written:
+    """Rows a group adds that nothing reads before it commits: they go in last, together
+    (`core.db.insert_together`)."""
+
+    pushes: list[outbox.Message] = field(default_factory=list)
+    stages: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -265,7 +273,8 @@ async def _write(
     fresh = iter(await _remember(session, wanted, now))
     # The people whose key is new: a redelivered delivery (or item) makes nothing again.
     taken = [[person for _, persons in keys if next(fresh) for person in persons] for keys in kept]
-    lead_ids = await _take_all(session, list(zip(pendings, taken, strict=True)), now)
+    written = _Written()
+    lead_ids = await _take_all(session, list(zip(pendings, taken, strict=True)), now, written)
     rows, outcomes = [], list[Outcome]()
     for pending, persons, ids in zip(pendings, taken, lead_ids, strict=True):
         key = idempotency_key(pending.delivery) if pending.read else None
@@ -278,7 +287,14 @@ async def _write(
         else:
             rows.append(_journal_row(pending, None, "rejected", now, error=str(pending.error)))
             outcomes.append(pending.error)
-    await session.exec(_NEW_JOURNAL, params=rows)
+    await insert_together(
+        session,
+        [
+            outbox.queued(session, written.pushes),
+            Rows(_STAGE_CHANGES, written.stages),
+            Rows(_DELIVERIES, rows),
+        ],
+    )
     await session.commit()
     return outcomes
 
@@ -304,11 +320,9 @@ async def _remember(
         (source_id, key): {"source_id": source_id, "key": key, "received_at": now}
         for source_id, key in keys
     }
-    stored: set[tuple[int | None, str]] = set()
-    statement = _new_keys(session.get_bind().dialect.name)
-    for piece in in_shapes(list(wanted.values())):
-        result = await session.exec(statement, params=piece)
-        stored |= {(row.source_id, row.key) for row in result}
+    new = Rows(_KEYS, list(wanted.values()), unique=("source_id", "key"))
+    added = await insert_returning(session, new, (_KEYS.c.source_id, _KEYS.c.key))
+    stored = {(row.source_id, row.key) for row in added}
     fresh = []
     for key in keys:
         fresh.append(key in stored)
@@ -320,15 +334,6 @@ _KNOWN_KEYS = select(IntakeKey.key).where(
     IntakeKey.source_id == sa.bindparam("source_id"),
     col(IntakeKey.key).in_(sa.bindparam("keys", expanding=True)),
 )
-
-
-@cache
-def _new_keys(dialect: str) -> sa.Insert:
-    """INSERT the keys, skipping known ones; RETURNING those stored."""
-    table = IntakeKey.__table__  # type: ignore[attr-defined]
-    return insert_or_ignore(dialect, table, "source_id", "key").returning(
-        table.c.source_id, table.c.key
-    )
 
 
 def _journal_row(
@@ -356,12 +361,15 @@ def _journal_row(
 
 
 async def _take_all(
-    session: AsyncSession, taken_people: Sequence[tuple[Pending, list[Person]]], now: datetime
+    session: AsyncSession,
+    taken_people: Sequence[tuple[Pending, list[Person]]],
+    now: datetime,
+    written: _Written,
 ) -> list[list[int]]:
     """The people to take of each delivery as leads, in order: a new person's lead is created
     and routed, a known one's comes back. Each delivery's lead ids."""
     known = await _Known.read(session, taken_people)
-    created: list[tuple[Lead, Pending, Inbound]] = []
+    created: list[tuple[Lead, Pending, Person]] = []
     returning: list[tuple[Lead, Pending, Inbound]] = []
     taken: list[list[Lead]] = []
     for pending, persons in taken_people:
@@ -371,15 +379,15 @@ async def _take_all(
             if lead is None:
                 lead = _new_lead(pending, person, now)
                 known.add(lead)
-                created.append((lead, pending, person.inbound))
+                created.append((lead, pending, person))
             else:
                 lead.last_touch_at = now  # before a lead new in this group is written
                 returning.append((lead, pending, person.inbound))
             leads.append(lead)
         taken.append(leads)
-    await _create(session, created, now)
+    await _create(session, created, now, written)
     for number, (lead, pending, inbound) in enumerate(returning):
-        await _came_back(session, lead, pending.source, inbound, now, number)
+        written.pushes += await _came_back(session, lead, pending.source, inbound, now, number)
     return [[lead.id or 0 for lead in leads] for leads in taken]
 
 
@@ -467,27 +475,30 @@ def _new_lead(pending: Pending, person: Person, now: datetime) -> Lead:
 
 
 async def _create(
-    session: AsyncSession, created: Sequence[tuple[Lead, Pending, Inbound]], now: datetime
+    session: AsyncSession,
+    created: Sequence[tuple[Lead, Pending, Person]],
+    now: datetime,
+    written: _Written,
 ) -> None:
     """Write new leads routed (per team, set-based), with their first stage, the form's
     comment and the source's tags."""
     by_team: dict[int | None, tuple[Team, list[ToRoute]]] = {}
-    for lead, pending, _ in created:
+    for lead, pending, person in created:
         _, leads = by_team.setdefault(pending.team.id, (pending.team, []))
-        leads.append(ToRoute(lead, pending.source.tags))  # a rule may match on them
+        # A rule may match on the source's tags; the offer shows the phone as parsed here.
+        leads.append(ToRoute(lead, pending.source.tags, person.phone))
     for team, leads in by_team.values():
-        await route_all(session, leads, team=team, now=now)
-    if not created:
-        return
-    stages = [{"lead_id": lead.id, "to_stage": lead.stage, "at": now} for lead, _, _ in created]
-    await session.exec(_FIRST_STAGE, params=stages)
-    for lead, pending, inbound in created:
-        if inbound.comment:
+        await route_all(session, leads, team=team, now=now, pushes=written.pushes)
+    written.stages += [
+        {"lead_id": lead.id, "to_stage": lead.stage, "at": now} for lead, _, _ in created
+    ]
+    for lead, pending, person in created:
+        if person.inbound.comment:
             session.add(
                 Activity(
                     lead_id=lead.id or 0,
                     channel="form",
-                    summary=inbound.comment[:4000],
+                    summary=person.inbound.comment[:4000],
                     created_at=now,
                 )
             )
@@ -512,10 +523,10 @@ async def _came_back(
     inbound: Inbound,
     now: datetime,
     number: int,
-) -> None:
+) -> list[outbox.Message]:
     """A known person asked again: an activity on their lead, and a word to its owner (to the
-    team's managers when nobody owns it: a pooled lead asked for again is worth a look).
-    `number` tells apart the comebacks of one group, written at the same `now`."""
+    team's managers when nobody owns it: a pooled lead asked for again is worth a look), to
+    be queued. `number` tells apart the comebacks of one group, written at the same `now`."""
     summary = inbound.comment or ""
     session.add(
         Activity(
@@ -531,15 +542,16 @@ async def _came_back(
         told = [await session.get_one(User, lead.owner_id)]
     else:
         told = await teams.managers(session, lead.team_id)
-    for person in told:
-        await outbox.enqueue(
-            session,
+    return [
+        outbox.Message(
             kind="lead_returned",
             chat_id=person.telegram_id,
             recipient_id=person.id,
             params={"lead_id": lead.id, "lead_name": lead.name, "source": source.name},
             dedup_key=f"returned:{lead.id}:{person.id}:{now.isoformat()}:{number}",
         )
+        for person in told
+    ]
 
 
 async def forget_old_keys(session: AsyncSession, now: datetime) -> None:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from core.contacts import Phone, normalize_email, normalize_phone
 from core.errors import InvalidInput
 from core.mapping import Inbound
-from core.masking import mask_email, mask_phone
+from core.masking import mask_email, mask_number
 from core.models import Lead, Team
 
 _LEADS = Lead.__table__  # type: ignore[attr-defined]
@@ -112,4 +112,4 @@ def fitted(**values: str | None) -> dict[str, str | None]:
 def display_name(person: Person) -> str:
     """The form's name, else the contact masked: a name is shown before the lead is claimed."""
     name = (person.inbound.name or "").strip()
-    return name or (mask_phone(person.phone.e164) if person.phone else mask_email(person.email))
+    return name or (mask_number(person.phone.number) if person.phone else mask_email(person.email))

@@ -13,6 +13,11 @@ def mask_phone(e164: str | None) -> str:
         number = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:
         return "***"
+    return mask_number(number)
+
+
+def mask_number(number: phonenumbers.PhoneNumber) -> str:
+    """A number already parsed, masked as `mask_phone` masks it."""
     shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     prefix = f"+{number.country_code} "
     national = shown.removeprefix(prefix).replace("-", " ")

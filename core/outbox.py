@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import insert_or_ignore
+from core.db import Rows, insert_together
 from core.models import OutboxMessage, OutboxStatus, User, utcnow
 
 #: How long a claimed row stays invisible to other dispatchers while it is being sent.
@@ -79,8 +79,12 @@ async def enqueue(
 async def enqueue_all(session: AsyncSession, messages: Sequence[Message]) -> None:
     """Queue messages within the caller's transaction, in one statement; known dedup keys
     are skipped."""
-    if not messages:
-        return
+    await insert_together(session, [queued(session, messages)])
+
+
+def queued(session: AsyncSession, messages: Sequence[Message]) -> Rows:
+    """The messages' rows, for the caller to write (`core.db.insert_together`) before it
+    commits: the dispatcher is woken by that commit."""
     now = utcnow()
     rows = [
         {
@@ -96,9 +100,9 @@ async def enqueue_all(session: AsyncSession, messages: Sequence[Message]) -> Non
         }
         for message in messages
     ]
-    dialect = session.get_bind().dialect.name
-    await session.exec(insert_or_ignore(dialect, _TABLE, "dedup_key"), params=rows)
-    session.sync_session.info[_ROWS_ADDED] = True
+    if rows:
+        session.sync_session.info[_ROWS_ADDED] = True
+    return Rows(_TABLE, rows, unique=("dedup_key",))
 
 
 async def recall(session: AsyncSession, *, dedup_key: str, reason: str) -> OutboxMessage | None:

@@ -21,8 +21,9 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import outbox, tags, teams
-from core.db import in_shapes
-from core.masking import mask_email, mask_phone
+from core.contacts import Phone
+from core.db import Rows, insert_returning
+from core.masking import mask_email, mask_number, mask_phone
 from core.models import (
     OPEN_STATES,
     ClaimBlock,
@@ -139,13 +140,13 @@ _PASSING_BUSY = {
 _WAITING = {name: query.with_for_update(key_share=True, of=User) for name, query in _RANKED.items()}
 _LEAD_OFFERS = LeadOffer.__table__  # type: ignore[attr-defined]
 _LEADS = Lead.__table__  # type: ignore[attr-defined]
-# Core INSERTs, executed for all the leads routed together: the ORM's unit of work cost more
-# per row than the rest of the routing. Each new row comes back with its id and what tells it
-# from the others: asked to keep the rows' order instead, SQLite inserts them one at a time.
-_NEW_OFFERS = sa.insert(_LEAD_OFFERS).returning(_LEAD_OFFERS.c.id, _LEAD_OFFERS.c.lead_id)
+# Core INSERTs (`core.db.insert_returning`), for all the leads routed together: the ORM's
+# unit of work cost more per row than the rest of the routing. Each new row comes back with
+# its id and what tells it from the others: asked to keep the rows' order instead, SQLite
+# inserts them one at a time.
+_OFFER_KEY = (_LEAD_OFFERS.c.id, _LEAD_OFFERS.c.lead_id)
 #: A new lead is told apart by its team and contacts (unique in a team).
 _LEAD_KEY = (_LEADS.c.team_id, _LEADS.c.phone_e164, _LEADS.c.email)
-_NEW_LEADS = sa.insert(_LEADS).returning(_LEADS.c.id, *_LEAD_KEY)
 _LEAD_COLUMNS = tuple(column.key for column in _LEADS.columns if column.key != "id")
 #: Added in SQL, not in Python: two leads routed at once to the same rep both count.
 _CREDIT = (
@@ -189,6 +190,8 @@ class ToRoute:
 
     lead: Lead
     tags: Collection[str] = ()
+    #: Its phone as intake parsed it, if it did: the offer masks it without parsing it again.
+    phone: Phone | None = None
 
 
 @dataclass(frozen=True)
@@ -233,11 +236,13 @@ async def route_all(
     now: datetime,
     exclude: Collection[int] = (),
     group_first: bool = True,
+    pushes: list[outbox.Message] | None = None,
 ) -> list[Offer | None]:
     """Route the team's leads in order, each as `route` would after the one before it.
 
     New leads (never written) are inserted here, routed; known ones are flushed. Returns
-    each lead's offer, None for a lead put in the pool.
+    each lead's offer, None for a lead put in the pool. The offers' and alerts' messages
+    are queued, or added to `pushes` when given, for the caller to queue with its own rows.
     """
     if group_first and team.offer_mode == "group" and team.group_chat_id is not None:
         targets: list[Target] = [(None, team.group_chat_id)] * len(leads)
@@ -251,8 +256,14 @@ async def route_all(
     if credited:
         await session.exec(_CREDIT, params=credited)
     pooled = [item.lead for item, target in zip(leads, targets, strict=True) if target is None]
-    await _alert_pooled(session, pooled, team, now)
-    return await _offer_all(session, leads, targets, team, now, deadline)
+    messages = _pooled_alerts(pooled, await _managers(session, team, pooled), now)
+    offers, offered = await _offer_all(session, leads, targets, team, now, deadline)
+    messages += offered
+    if pushes is None:
+        await outbox.enqueue_all(session, messages)
+    else:
+        pushes += messages
+    return offers
 
 
 def _settle(lead: Lead, target: Target, now: datetime, deadline: datetime) -> None:
@@ -410,9 +421,10 @@ async def save_all(session: AsyncSession, leads: Sequence[Lead]) -> None:
     keys = [(lead.team_id, lead.phone_e164, lead.email) for lead in new]
     # Leads with no contact are not told apart by their key: those are written one by one.
     together = len(set(keys)) == len(keys)
-    for batch in in_shapes(new) if together else [[lead] for lead in new]:
+    for batch in [new] if together else [[lead] for lead in new]:
         rows = [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in batch]
-        ids = {tuple(key): lead_id for lead_id, *key in await session.exec(_NEW_LEADS, params=rows)}
+        added = await insert_returning(session, Rows(_LEADS, rows), (_LEADS.c.id, *_LEAD_KEY))
+        ids = {tuple(key): lead_id for lead_id, *key in added}
         for lead in batch:
             lead.id = ids[(lead.team_id, lead.phone_e164, lead.email)]
 
@@ -424,8 +436,8 @@ async def _offer_all(
     team: Team,
     now: datetime,
     deadline: datetime,
-) -> list[Offer | None]:
-    """The offers' rows and their messages, for the leads that have a target."""
+) -> tuple[list[Offer | None], list[outbox.Message]]:
+    """The offers' rows, for the leads that have a target, and their messages."""
     rows = [
         {
             "lead_id": item.lead.id,
@@ -438,10 +450,8 @@ async def _offer_all(
         for item, target in zip(leads, targets, strict=True)
         if target is not None
     ]
-    ids: dict[int, int] = {}
-    for piece in in_shapes(rows):
-        made = await session.exec(_NEW_OFFERS, params=piece)
-        ids.update({lead_id: offer_id for offer_id, lead_id in made})
+    made = await insert_returning(session, Rows(_LEAD_OFFERS, rows), _OFFER_KEY)
+    ids = {lead_id: offer_id for offer_id, lead_id in made}
     offers: list[Offer | None] = []
     messages = []
     for item, target in zip(leads, targets, strict=True):
@@ -456,15 +466,14 @@ async def _offer_all(
                 kind="lead_offer",
                 chat_id=offer.chat_id,
                 recipient_id=offer.user_id,
-                params=offer_snapshot(item.lead, team, offer),
+                params=offer_snapshot(item.lead, team, offer, item.phone),
                 dedup_key=f"offer:{offer.id}",
             )
         )
-    await outbox.enqueue_all(session, messages)
-    return offers
+    return offers, messages
 
 
-def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
+def offer_snapshot(lead: Lead, team: Team, offer: Offer, phone: Phone | None) -> dict[str, object]:
     """What an offer may show before the lead is claimed: the contact stays masked."""
     return {
         "lead_id": lead.id,
@@ -472,7 +481,7 @@ def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
         "team_id": team.id,
         "name": lead.name,
         "source": lead.source,
-        "phone": mask_phone(lead.phone_e164),
+        "phone": mask_number(phone.number) if phone else mask_phone(lead.phone_e164),
         "email": mask_email(lead.email),
         "profile": {key: str(value) for key, value in lead.profile.items()},
         "budget": str(lead.budget) if lead.budget is not None else None,
@@ -482,24 +491,23 @@ def offer_snapshot(lead: Lead, team: Team, offer: Offer) -> dict[str, object]:
     }
 
 
-async def _alert_pooled(
-    session: AsyncSession, pooled: Sequence[Lead], team: Team, now: datetime
-) -> None:
+async def _managers(session: AsyncSession, team: Team, pooled: Sequence[Lead]) -> list[User]:
+    """Who is told of leads put in the pool: the team's managers (none read if none was)."""
+    return await teams.managers(session, team.id) if pooled else []
+
+
+def _pooled_alerts(
+    pooled: Sequence[Lead], managers: Sequence[User], now: datetime
+) -> list[outbox.Message]:
     """Nobody could take these leads now: they wait in the pool and the managers are told."""
-    if not pooled:
-        return
-    managers = await teams.managers(session, team.id)
-    await outbox.enqueue_all(
-        session,
-        [
-            outbox.Message(
-                kind="lead_pooled",
-                chat_id=manager.telegram_id,
-                recipient_id=manager.id,
-                params={"lead_id": lead.id, "lead_name": lead.name},
-                dedup_key=f"pooled:{lead.id}:{manager.id}:{now.isoformat()}",
-            )
-            for lead in pooled
-            for manager in managers
-        ],
-    )
+    return [
+        outbox.Message(
+            kind="lead_pooled",
+            chat_id=manager.telegram_id,
+            recipient_id=manager.id,
+            params={"lead_id": lead.id, "lead_name": lead.name},
+            dedup_key=f"pooled:{lead.id}:{manager.id}:{now.isoformat()}",
+        )
+        for lead in pooled
+        for manager in managers
+    ]

@@ -2,6 +2,7 @@ import pytest
 
 from core.contacts import normalize_email, normalize_phone
 from core.errors import InvalidInput
+from core.masking import mask_number, mask_phone
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,21 @@ def test_phones_are_normalised_to_e164(raw: str, region: str, e164: str) -> None
     phone = normalize_phone(raw, region)
     assert phone.e164 == e164
     assert phone.valid
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "shown"),
+    [
+        ("8 (912) 345-67-89", "RU", "+7 912 *** ** 89"),
+        ("８ (９１２) ３４５-６７-８９", "RU", "+7 912 *** ** 89"),
+        ("138 0013 8000", "CN", "+86 138 **** **00"),
+        ("(415) 555-2671 ext. 45", "US", "+1 415 *** **71"),
+        ("06 1234 5678", "IT", "+39 06 1*** **78"),
+    ],
+)
+def test_a_number_as_parsed_is_masked_as_its_e164_is(raw: str, region: str, shown: str) -> None:
+    phone = normalize_phone(raw, region)
+    assert mask_number(phone.number) == mask_phone(phone.e164) == shown
 
 
 def test_a_possible_but_unassigned_number_is_kept_and_flagged() -> None:

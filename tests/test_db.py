@@ -9,10 +9,20 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import leads
-from core.db import create_engine, read_session_factory, session_factory
-from core.models import Lead, LeadSource
+from core.db import (
+    Rows,
+    create_engine,
+    insert_returning,
+    insert_together,
+    read_session_factory,
+    session_factory,
+)
+from core.models import Lead, LeadSource, OutboxMessage, StageChange, utcnow
 from core.pipelines import preset
 from tests import factories
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_STAGES = StageChange.__table__  # type: ignore[attr-defined]
 
 
 async def test_sqlite_sessions_give_their_connection_back_as_they_end(database_url: str) -> None:
@@ -132,3 +142,46 @@ async def test_postgresql_read_sessions_run_each_statement_without_a_transaction
             assert (first != second) is alone
     finally:
         await engine.dispose()
+
+
+async def test_rows_are_added_to_several_tables_at_once_and_taken_keys_skipped(
+    session: AsyncSession,
+) -> None:
+    """`insert_together` (one statement on PostgreSQL) adds each table's rows, JSON and all,
+    and skips a row whose unique key is taken, in the table or among the rows themselves;
+    `insert_returning` tells which rows it added."""
+    team = await factories.team(session)
+    lead = await factories.lead(session, team)
+    now = utcnow()
+    pushed = {"kind": "lead_offer", "params": {"name": "Анна", "n": 1}, "chat_id": 7}
+    pushes = [
+        {
+            **pushed,
+            "dedup_key": key,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "recipient_id": None,
+        }
+        for key in ("a", "b", "a")
+    ]
+    stages = [{"lead_id": lead.id, "to_stage": stage, "at": now} for stage in ("new", "won")]
+    await insert_together(
+        session, [Rows(_OUTBOX, pushes, unique=("dedup_key",)), Rows(_STAGES, stages)]
+    )
+    added = await insert_returning(
+        session,
+        Rows(_OUTBOX, [{**pushes[0], "dedup_key": key} for key in ("b", "c")], ("dedup_key",)),
+        (_OUTBOX.c.dedup_key,),
+    )
+    await session.commit()
+    assert [row.dedup_key for row in added] == ["c"]
+    queued = (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [(row.dedup_key, row.params) for row in queued] == [
+        ("a", {"name": "Анна", "n": 1}),
+        ("b", {"name": "Анна", "n": 1}),
+        ("c", {"name": "Анна", "n": 1}),
+    ]
+    moves = (await session.exec(select(StageChange.to_stage, StageChange.at))).all()
+    assert sorted(moves) == [("new", now), ("won", now)]
