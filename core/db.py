@@ -1,9 +1,10 @@
 """Database engines and sessions for SQLite (embedded default) and PostgreSQL (production)."""
 
 import asyncio
+import contextlib
 import sqlite3
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -237,6 +238,25 @@ def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     if not is_postgres(engine):
         return session_factory(engine)
     return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+@contextlib.asynccontextmanager
+async def rolled_back(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose work is all undone at the end: its commits only end savepoints."""
+    async with engine.connect() as connection:
+        await connection.begin()
+        if engine.dialect.name == "sqlite":
+            # Python's sqlite3 begins a transaction only before a write, and a SAVEPOINT
+            # outside one is a transaction of its own that its RELEASE commits.
+            await connection.exec_driver_sql("BEGIN")
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await connection.rollback()
 
 
 @cache
