@@ -71,17 +71,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # them, and leads paid for it long after a start (PostgreSQL's log: `parse` lines).
         kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(target, **kwargs)
-    if target.get_backend_name() == "postgresql":
-        sa.event.listen(engine.sync_engine, "connect", _learn_array_types)
     if sqlite:
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _WriteTurns().listen(engine)
+    else:
+        sa.event.listen(engine.sync_engine, "connect", _learn_array_types)
     return engine
 
 
 #: The array types LeadLoop's statements pass as parameters (`unnest` of one array a column).
-_ARRAY_TYPES = ("varchar", "text", "integer", "bigint", "boolean", "float8", "timestamptz")
-_ARRAY_TYPES += ("numeric", "date", "jsonb", "bytea")
+_ARRAY_TYPES = (
+    "varchar", "text", "integer", "bigint", "boolean", "float8", "numeric",
+    "date", "timestamptz", "jsonb", "bytea",
+)  # fmt: skip
 
 
 def _learn_array_types(dbapi_connection: Any, _record: Any) -> None:
