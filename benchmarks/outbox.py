@@ -16,7 +16,6 @@ from bot.outbox_sender import OutboxSender
 from bot.rendering import Readers, Rendered
 from core import outbox
 from core.db import create_engine, session_factory
-from core.models import OutboxMessage
 from leadloop.standin import BotApiStandin
 
 TOKEN = "1:benchmark-token"
@@ -25,10 +24,10 @@ TOKEN = "1:benchmark-token"
 class _Numbered:
     """Pushes that need no reader: `push <n>`."""
 
-    async def readers(self, _session: object, _messages: Sequence[OutboxMessage]) -> Readers:
+    async def readers(self, _session: object, _messages: Sequence[outbox.Due]) -> Readers:
         return {}
 
-    def __call__(self, message: OutboxMessage, _readers: Readers) -> Rendered:
+    def __call__(self, message: outbox.Due, _readers: Readers) -> Rendered:
         return Rendered(f"push {message.params['n']}")
 
 

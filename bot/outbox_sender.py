@@ -59,7 +59,7 @@ from bot.pacing import (
 )
 from bot.rendering import Readers, Rendered
 from core import outbox
-from core.models import OutboxMessage, utcnow
+from core.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,10 @@ class Render(Protocol):
     """Renders outbox rows: their readers are read once for the rows claimed together, then
     each row is rendered as it goes out (`bot.pushes.PushRenderer`)."""
 
-    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+    async def readers(self, session: AsyncSession, messages: Sequence[outbox.Due]) -> Readers:
         """Who reads each of the rows."""
 
-    def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
+    def __call__(self, message: outbox.Due, readers: Readers) -> Rendered | None:
         """The row as its reader sees it; None: nothing to send."""
 
 
@@ -82,8 +82,11 @@ _ANSWER_MODEL = Response[Message]
 #: How long marking a sent message waits for the next ones to share its write, while more
 #: are held. A crash in that time sends them again (delivery is at least once anyway).
 MARK_LINGER_SECONDS = 0.2
-#: The most claimed rows the sender holds at once, whatever its rate.
-MAX_HELD = 1000
+#: The most claimed rows the sender holds at once, whatever its rate. Telegram's 30/s holds
+#: 450 (`HOLD_SECONDS` of sending); at a self-hosted Bot API's pace this is half a second's
+#: worth at 1000/s. Each row held cost ~5 KB at the peak, which the process keeps: 1000 held
+#: left the server 4 MiB larger, and sent no faster (benchmarks/README.md).
+MAX_HELD = 500
 
 
 class OutboxSender:
@@ -234,7 +237,7 @@ class OutboxSender:
         room = min(self.batch_size, self._capacity - self._held)
         return room if room >= self._refill or not self._held else 0
 
-    async def _claim(self) -> tuple[list[OutboxMessage], int]:
+    async def _claim(self) -> tuple[list[outbox.Due], int]:
         """The due rows claimed (as many as there is room for), and how many that was at most."""
         limit = self._room()
         if limit <= 0:
@@ -244,12 +247,12 @@ class OutboxSender:
         self._held += len(rows)
         return rows, limit
 
-    async def _send_rows(self, rows: list[OutboxMessage]) -> int:
+    async def _send_rows(self, rows: list[outbox.Due]) -> int:
         """Send a claimed batch, one task per chat; rows a chat has no room for go back."""
         readers = await self._readers(rows)
         now = self.clock()
-        chats: dict[int, tuple[Lane, list[OutboxMessage]]] = {}
-        deferred: list[tuple[OutboxMessage, datetime]] = []
+        chats: dict[int, tuple[Lane, list[outbox.Due]]] = {}
+        deferred: list[tuple[outbox.Due, datetime]] = []
         for row in rows:
             lane = self._lane(row.chat_id)
             resume = self._admit(lane, now)
@@ -297,7 +300,7 @@ class OutboxSender:
             lane.held += 1
         return resume
 
-    async def _defer(self, rows: list[tuple[OutboxMessage, datetime]]) -> int:
+    async def _defer(self, rows: list[tuple[outbox.Due, datetime]]) -> int:
         """Hand back rows a chat cannot take now, without counting an attempt."""
         try:
             for row, at in rows:
@@ -310,7 +313,7 @@ class OutboxSender:
     # -- one chat --------------------------------------------------------------------------
 
     async def _send_chat(
-        self, lane: Lane, rows: list[OutboxMessage], readers: Readers | Exception
+        self, lane: Lane, rows: list[outbox.Due], readers: Readers | Exception
     ) -> int:
         """Send one chat's rows in order; after a 429 or a 403 the rest are settled unsent."""
         sent = done = 0
@@ -339,7 +342,7 @@ class OutboxSender:
         return None
 
     async def _send_row(
-        self, lane: Lane, row: OutboxMessage, readers: Readers | Exception
+        self, lane: Lane, row: outbox.Due, readers: Readers | Exception
     ) -> int | Halt:
         """Render, pace and send one row, then record Telegram's answer; 1 if it was sent."""
         try:
@@ -391,7 +394,7 @@ class OutboxSender:
         except Exception:  # those rows go out again when their lease ends
             log.exception("%d sent outbox rows could not be marked sent", len(batch))
 
-    async def _readers(self, rows: list[OutboxMessage]) -> Readers | Exception:
+    async def _readers(self, rows: list[outbox.Due]) -> Readers | Exception:
         """Who reads the rows about to be sent, in one read; the error if it failed."""
         try:
             async with self.reads() as session:
@@ -417,7 +420,7 @@ class OutboxSender:
         )
         return sent.message_id
 
-    async def _failed(self, row: OutboxMessage, error: Exception) -> None:
+    async def _failed(self, row: outbox.Due, error: Exception) -> None:
         """Give up after a 4xx; retry anything else with backoff (network, 5xx, a bug)."""
         text = self._describe(error)
         if is_permanent(error):
@@ -428,7 +431,7 @@ class OutboxSender:
         at = self.clock() + backoff(row.attempts)
         await self._step(outbox.retry_later, message_id=row.id, at=at, error=text)
 
-    async def _settle(self, halt: Halt, rows: list[OutboxMessage]) -> None:
+    async def _settle(self, halt: Halt, rows: list[outbox.Due]) -> None:
         """Postpone (429) or give up as unreachable (403) the chat's rows that were not sent."""
         for row in rows:
             if halt.until is not None:

@@ -14,7 +14,8 @@ from bot.rendering import Reader, Readers, Rendered
 from bot.texts import quote
 from core import users
 from core.languages import locale_of
-from core.models import OutboxMessage, Team, User
+from core.models import Team, User
+from core.outbox import Due
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class PushRenderer:
         self.default_timezone = default_timezone
 
     @staticmethod
-    async def readers(session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+    async def readers(session: AsyncSession, messages: Sequence[Due]) -> Readers:
         """Each row's recipient and their team; a team's group (no recipient): the team."""
         people = await users.with_teams(
             session, [m.recipient_id for m in messages if m.recipient_id is not None]
@@ -93,7 +94,7 @@ class PushRenderer:
             for m in messages
         }
 
-    def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
+    def __call__(self, message: Due, readers: Readers) -> Rendered | None:
         renderer = RENDERERS.get(message.kind)
         if renderer is None:
             log.error("outbox row %s has unknown kind %r", message.id, message.kind)

@@ -46,10 +46,10 @@ class Clock:
 class RowText:
     """The test's renderer: the text comes from the row; `skip` means nothing to send."""
 
-    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+    async def readers(self, session: AsyncSession, messages: Sequence[outbox.Due]) -> Readers:
         return {}
 
-    def __call__(self, message: OutboxMessage, readers: Readers) -> Rendered | None:
+    def __call__(self, message: outbox.Due, readers: Readers) -> Rendered | None:
         if message.params.get("skip"):
             return None
         markup = None
@@ -417,7 +417,7 @@ async def test_a_render_that_returns_none_gives_the_row_up_without_calling_teleg
 class ReadingRowText(RowText):
     """Reads from the database before rendering, as `PushRenderer` reads the readers."""
 
-    async def readers(self, session: AsyncSession, messages: Sequence[OutboxMessage]) -> Readers:
+    async def readers(self, session: AsyncSession, messages: Sequence[outbox.Due]) -> Readers:
         await session.exec(select(OutboxMessage.id).limit(1))
         return {}
 
