@@ -2,25 +2,34 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import get_i18n
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_currency
 
 
-def locale() -> str:
+def locale() -> Locale:
     """The language of the message being rendered (set by the i18n middleware or a push)."""
-    return get_i18n().current_locale
+    return _parsed(get_i18n().current_locale)
+
+
+@cache
+def _parsed(name: str) -> Locale:
+    """Babel's Locale for a language, parsed once: given as a string, each call parsed it and
+    looked its data up again, ~2 µs of a date's 11 (10 µs of an offer's 87 to render)."""
+    return Locale.parse(name)
 
 
 def load(language: str, zone: ZoneInfo) -> None:
     """Read Babel's data for a language and a time zone before the first message needs them:
     on first use they cost the message 6-12 ms."""
-    now = datetime.now(UTC)
-    format_datetime(now, "short", tzinfo=zone, locale=language)
-    format_timedelta(timedelta(minutes=15), add_direction=True, locale=language)
-    format_currency(Decimal(1), "USD", locale=language)
+    now, parsed = datetime.now(UTC), _parsed(language)
+    format_datetime(now, "short", tzinfo=zone, locale=parsed)
+    format_timedelta(timedelta(minutes=15), add_direction=True, locale=parsed)
+    format_currency(Decimal(1), "USD", locale=parsed)
 
 
 def money(amount: Decimal, currency: str) -> str:
