@@ -145,6 +145,34 @@ async def test_a_row_is_sent_once_and_marked_sent_with_telegrams_message_id(
     assert len(sends(standin)) == 1
 
 
+async def test_a_claim_takes_the_earliest_due_rows_and_hands_them_over_in_queued_order(
+    sessions: Sessions, clock: Clock
+) -> None:
+    due_in = {"later": 3, "sooner": 1, "future": 60, "soonest": 0}  # queued in this order
+    for key, seconds in due_in.items():
+        async with sessions() as session:
+            await outbox.enqueue(
+                session,
+                kind="test",
+                chat_id=601,
+                params={"text": key},
+                dedup_key=key,
+                not_before=clock.now + timedelta(seconds=seconds),
+            )
+            await session.commit()
+    now = clock.now + timedelta(seconds=5)
+
+    async with sessions() as session:
+        claimed = await outbox.claim_due(session, now=now, limit=2)
+
+    assert [due.params["text"] for due in claimed] == ["sooner", "soonest"]
+    for key in ("sooner", "soonest"):
+        leased = await row(sessions, key)
+        assert (leased.attempts, leased.next_attempt_at) == (1, now + outbox.CLAIM_LEASE)
+    for key in ("later", "future"):
+        assert (await row(sessions, key)).attempts == 0
+
+
 async def test_a_commit_that_adds_a_row_wakes_the_running_sender(
     sessions: Sessions, standin: BotApiStandin, telegram: Bot
 ) -> None:
