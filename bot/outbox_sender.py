@@ -85,7 +85,8 @@ MARK_LINGER_SECONDS = 0.2
 #: The most claimed rows the sender holds at once, whatever its rate. Telegram's 30/s holds
 #: 450 (`HOLD_SECONDS` of sending); at a self-hosted Bot API's pace this is half a second's
 #: worth at 1000/s. Each row held cost ~5 KB at the peak, which the process keeps: 1000 held
-#: left the server 4 MiB larger, and sent no faster (benchmarks/README.md).
+#: left the server 2 MiB larger than 500 (4 MiB than 200), and sent no faster
+#: (benchmarks/README.md).
 MAX_HELD = 500
 
 
