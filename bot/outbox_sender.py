@@ -363,7 +363,7 @@ class OutboxSender:
         except Exception as error:  # settled on this row alone; the chat goes on
             await self._failed(row, error)
             return 0
-        await self._record(outbox.Sent(row.id or 0, telegram_id, self.clock()))
+        await self._record(outbox.Sent(row.id, telegram_id, self.clock()))
         return 1
 
     async def _record(self, sent: outbox.Sent) -> None:

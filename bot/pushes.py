@@ -88,7 +88,7 @@ class PushRenderer:
             session, [m.params["team_id"] for m in groups if m.params.get("team_id") is not None]
         )
         return {
-            m.id or 0: people[m.recipient_id]
+            m.id: people[m.recipient_id]
             if m.recipient_id in people
             else (None, teams.get(m.params.get("team_id")))
             for m in messages
@@ -99,7 +99,7 @@ class PushRenderer:
         if renderer is None:
             log.error("outbox row %s has unknown kind %r", message.id, message.kind)
             return None
-        recipient, team = readers.get(message.id or 0, (None, None))
+        recipient, team = readers.get(message.id, (None, None))
         if recipient is not None and not (recipient.is_active and recipient.reachable):
             return None
         reader = self._reader(recipient, team)

@@ -55,7 +55,8 @@ async def _rehearse(engine: AsyncEngine) -> None:
     On PostgreSQL only: there the first lead paid ~120 ms (statements prepared per connection),
     on SQLite ~50. And in benchmark runs of 2026-12-03 with the sender unpaced, SQLite's
     100 leads/s went slower with it (p50 665 and 1,974 ms against 203 and 793 without, in
-    turns), which is not understood yet.
+    turns), which is not understood yet; on a faster machine, where that step was far from its
+    limit, it went no slower (benchmarks/README.md, fifteenth round).
     """
     if not is_postgres(engine):
         return

@@ -95,7 +95,13 @@ def make_sender(
 
 
 async def enqueue(
-    sessions: Sessions, chat_id: int, key: str, *, recipient_id: int | None = None, **params: object
+    sessions: Sessions,
+    chat_id: int,
+    key: str,
+    *,
+    recipient_id: int | None = None,
+    not_before: datetime | None = None,
+    **params: object,
 ) -> None:
     async with sessions() as session:
         await outbox.enqueue(
@@ -105,6 +111,7 @@ async def enqueue(
             params={"text": key, **params},
             dedup_key=key,
             recipient_id=recipient_id,
+            not_before=not_before,
         )
         await session.commit()
 
@@ -150,16 +157,7 @@ async def test_a_claim_takes_the_earliest_due_rows_and_hands_them_over_in_queued
 ) -> None:
     due_in = {"later": 3, "sooner": 1, "future": 60, "soonest": 0}  # queued in this order
     for key, seconds in due_in.items():
-        async with sessions() as session:
-            await outbox.enqueue(
-                session,
-                kind="test",
-                chat_id=601,
-                params={"text": key},
-                dedup_key=key,
-                not_before=clock.now + timedelta(seconds=seconds),
-            )
-            await session.commit()
+        await enqueue(sessions, 601, key, not_before=clock.now + timedelta(seconds=seconds))
     now = clock.now + timedelta(seconds=5)
 
     async with sessions() as session:
